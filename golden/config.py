@@ -1,0 +1,285 @@
+"""One frozen configuration object for an X-volution layer and the engine that computes it.
+
+The golden model, the vector writer, the RTL generator, the cycle model and the testbenches all
+read this object; no value is written twice.  This module is deliberately free of torch (and of
+numpy) so that generating hardware needs neither.
+
+Equation numbers (S1..S9) refer to ``../shared/spec/xvolution.md``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+ATTENTION_FORMS = ("pssa", "sa", "involution")
+
+#: Largest width the golden model's int64 arithmetic (and the requantizer) may need.
+MAX_REQUANT_BITS = 63
+
+
+def signed_bits_for(max_abs: int) -> int:
+    """Width of a two's-complement signal that holds every value in [-max_abs, max_abs]."""
+    return max(1, int(max_abs).bit_length() + 1)
+
+
+def _require(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}: {message}")
+
+
+@dataclass(frozen=True)
+class FixedPointFormat:
+    """Integer formats of every value the engine stores or multiplies (docs/fixed-point.md).
+
+    All activations (x, q, k, the logits a, the aggregate z and the output y) are signed
+    ``data_bits`` integers, all weights signed ``weight_bits`` integers, both symmetric with zero
+    point 0 (so zero padding is the integer 0).  Accumulators are ``acc_bits`` wide; each
+    requantization multiplies by an unsigned ``mult_bits`` integer and shifts right by at most
+    ``max_shift``.
+    """
+
+    data_bits: int = 8
+    weight_bits: int = 8
+    acc_bits: int = 32
+    mult_bits: int = 16
+    max_shift: int = 47
+
+    def validate(self) -> None:
+        _require(2 <= self.data_bits <= 16, "data_bits", f"must be in 2..16, got {self.data_bits}")
+        _require(2 <= self.weight_bits <= 16, "weight_bits",
+                 f"must be in 2..16, got {self.weight_bits}")
+        _require(8 <= self.acc_bits <= 48, "acc_bits", f"must be in 8..48, got {self.acc_bits}")
+        _require(4 <= self.mult_bits <= 24, "mult_bits", f"must be in 4..24, got {self.mult_bits}")
+        _require(1 <= self.max_shift <= 62, "max_shift", f"must be in 1..62, got {self.max_shift}")
+
+    @property
+    def data_max(self) -> int:
+        return (1 << (self.data_bits - 1)) - 1
+
+    @property
+    def data_min(self) -> int:
+        return -(1 << (self.data_bits - 1))
+
+    @property
+    def weight_max(self) -> int:
+        return (1 << (self.weight_bits - 1)) - 1
+
+    @property
+    def shift_bits(self) -> int:
+        """Width of a runtime shift register able to hold 0..max_shift."""
+        return self.max_shift.bit_length()
+
+    def product_max_abs(self) -> int:
+        """Largest |data * weight| (both at their most negative value)."""
+        return (1 << (self.data_bits - 1)) * (1 << (self.weight_bits - 1))
+
+    def data_product_max_abs(self) -> int:
+        """Largest |data * data| (q*k logits, a*x aggregation)."""
+        return (1 << (self.data_bits - 1)) ** 2
+
+
+@dataclass(frozen=True)
+class XvConfig:
+    """An X-volution layer (S1-S9) and the parallelism of the engine that computes it.
+
+    ``simd`` input-channel lanes times ``pe`` output-channel lanes form the MAC array (FINN's
+    SIMD x PE).  The layer is stride 1 with zero padding, so the output grid equals the input grid.
+    """
+
+    h: int
+    w: int
+    c_in: int
+    c_out: int
+    d: int
+    k: int = 3
+    shift: int = 1
+    attention: str = "pssa"
+    group_channels: int = 16
+    reduction: int = 4
+    simd: int = 1
+    pe: int = 1
+    fmt: FixedPointFormat = field(default_factory=FixedPointFormat)
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field that makes this configuration invalid."""
+        for name in ("h", "w", "c_in", "c_out", "d", "k", "shift", "simd", "pe",
+                     "group_channels", "reduction"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and not isinstance(value, bool), name,
+                     f"must be an integer, got {value!r}")
+            _require(value >= 1, name, f"must be >= 1, got {value}")
+        _require(self.k % 2 == 1, "k", f"kernel size must be odd (centred window), got {self.k}")
+        _require(self.attention in ATTENTION_FORMS, "attention",
+                 f"must be one of {ATTENTION_FORMS}, got {self.attention!r}")
+        _require(self.h <= 4096 and self.w <= 4096, "h/w",
+                 f"frame {self.h}x{self.w} exceeds the 4096 x 4096 the engine's counters hold")
+        if self.attention == "involution":
+            _require(self.c_in == self.c_out, "c_out",
+                     f"involution needs c_in == c_out, got {self.c_in} != {self.c_out}")
+            _require(self.c_in % self.group_channels == 0, "c_in",
+                     f"involution needs c_in divisible by group_channels={self.group_channels}, "
+                     f"got {self.c_in}")
+            _require(self.c_in // self.reduction >= 1, "reduction",
+                     f"c_in // reduction must be >= 1, got {self.c_in} // {self.reduction}")
+        _require(self.c_in % self.simd == 0, "simd",
+                 f"c_in={self.c_in} is not divisible by simd={self.simd}")
+        _require(self.c_out % self.pe == 0, "pe",
+                 f"c_out={self.c_out} is not divisible by pe={self.pe}")
+        self.fmt.validate()
+        self._validate_widths()
+
+    def _validate_widths(self) -> None:
+        f = self.fmt
+        for what, bits in self.accumulator_bits().items():
+            _require(bits <= f.acc_bits, "fmt.acc_bits",
+                     f"acc_bits={f.acc_bits} cannot hold the {what} accumulator, which needs "
+                     f"{bits} bits for this layer (raise acc_bits or lower data/weight bits)")
+        _require(self.requant_bits <= MAX_REQUANT_BITS, "fmt.mult_bits",
+                 f"requantizer needs {self.requant_bits} bits (> {MAX_REQUANT_BITS}); lower "
+                 f"mult_bits or acc_bits")
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def radius(self) -> int:
+        """Half-size of the window that covers U = Delta_K u Delta_L (S8)."""
+        r = (self.k - 1) // 2
+        if self.attention == "pssa":
+            r = max(r, self.shift)
+        return r
+
+    @property
+    def conv_offsets(self) -> tuple[tuple[int, int], ...]:
+        """Delta_K in raster order (row offset, column offset)."""
+        r = (self.k - 1) // 2
+        return tuple((di, dj) for di in range(-r, r + 1) for dj in range(-r, r + 1))
+
+    @property
+    def shift_offsets(self) -> tuple[tuple[int, int], ...]:
+        """Delta_L = {L*(a, b) : a, b in {-1, 0, 1}} in raster order (S3)."""
+        s = self.shift
+        return tuple((s * a, s * b) for a in (-1, 0, 1) for b in (-1, 0, 1))
+
+    @property
+    def union_offsets(self) -> tuple[tuple[int, int], ...]:
+        """U = Delta_K u Delta_L in raster order, the support of the PSSA dynamic kernel (S8)."""
+        both = set(self.conv_offsets) | set(self.shift_offsets)
+        return tuple(sorted(both))
+
+    @property
+    def n_pixels(self) -> int:
+        return self.h * self.w
+
+    @property
+    def groups(self) -> int:
+        """Involution groups G = C / group_channels (S5)."""
+        return max(1, self.c_in // self.group_channels)
+
+    @property
+    def taps(self) -> int:
+        """Input vectors the MAC array consumes per pixel: K^2 window taps plus the aggregate z
+        (S9's factored evaluation)."""
+        return self.k * self.k + 1
+
+    # ------------------------------------------------------------------ widths
+    def accumulator_bits(self) -> dict[str, int]:
+        """Worst-case signed width of every accumulator of the PSSA fixed-point path (S9)."""
+        f = self.fmt
+        dw, dd = f.product_max_abs(), f.data_product_max_abs()
+        return {
+            "projection (q, k)": signed_bits_for(self.c_in * dw),
+            "logit <q, k>": signed_bits_for(self.d * dd),
+            "aggregation sum a x": signed_bits_for(len(self.shift_offsets) * dd),
+            "convolution": signed_bits_for(self.k * self.k * self.c_in * dw),
+            "attention tap W'_v z": signed_bits_for(self.c_in * dw),
+        }
+
+    @property
+    def requant_bits(self) -> int:
+        """Width of the output requantizer: acc_c*m_c + acc_a*m_v + bias (docs/fixed-point.md).
+
+        Each product needs its accumulator's worst-case width plus ``mult_bits``; the sum of two
+        products and the bias needs two bits more.
+        """
+        acc = self.accumulator_bits()
+        widest = max(acc["convolution"], acc["attention tap W'_v z"])
+        return widest + self.fmt.mult_bits + 2
+
+    # ------------------------------------------------------------------ cost
+    @property
+    def macs_per_pixel(self) -> int:
+        """Multiply-accumulates per pixel of the factored evaluation S9 (PSSA)."""
+        kk, ci, co, d = self.k * self.k, self.c_in, self.c_out, self.d
+        return kk * ci * co + ci * co + 9 * ci + 2 * d * ci + 9 * d
+
+    @property
+    def mac_array_ops_per_pixel(self) -> int:
+        """Multiplies the SIMD x PE array does per pixel: (K^2 + 1) C_in C_out."""
+        return self.taps * self.c_in * self.c_out
+
+    # ------------------------------------------------------------------ (de)serialization
+    def replace(self, **changes: Any) -> "XvConfig":
+        fmt_changes = {k: changes.pop(k) for k in list(changes)
+                       if k in {f.name for f in dataclasses.fields(FixedPointFormat)}}
+        fmt = dataclasses.replace(self.fmt, **fmt_changes) if fmt_changes else self.fmt
+        return dataclasses.replace(self, fmt=fmt, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "XvConfig":
+        data = dict(data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        _require(not unknown, "config", f"unknown fields {sorted(unknown)}")
+        fmt = data.pop("fmt", {})
+        fmt_known = {f.name for f in dataclasses.fields(FixedPointFormat)}
+        _require(isinstance(fmt, dict) and not (set(fmt) - fmt_known), "config.fmt",
+                 f"unknown or malformed format fields in {fmt!r}")
+        return cls(fmt=FixedPointFormat(**fmt), **data)
+
+    def describe(self) -> str:
+        f = self.fmt
+        return (f"{self.name}: {self.h}x{self.w}, C_in={self.c_in}, C_out={self.c_out}, "
+                f"D={self.d}, K={self.k}, L={self.shift}, attention={self.attention}, "
+                f"SIMD={self.simd} x PE={self.pe}, int{f.data_bits} data / int{f.weight_bits} "
+                f"weights / {f.acc_bits}-bit accumulators")
+
+
+def default_d(c_in: int) -> int:
+    """The spec's default attention width D = C_in / 8, at least 1 (S2)."""
+    return max(1, c_in // 8)
+
+
+#: The spec's reference workloads (xvolution.md, "Reference workloads").
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(h=8, w=8, c_in=8, c_out=8, d=4, k=3, shift=1),
+    "digits": dict(h=8, w=8, c_in=16, c_out=16, d=4, k=3, shift=1),
+    "stage3": dict(h=14, w=14, c_in=256, c_out=256, d=32, k=3, shift=1),
+    "stage2": dict(h=28, w=28, c_in=128, c_out=128, d=16, k=3, shift=1),
+}
+
+SWEEP_SIZES = (7, 14, 28, 56)
+SWEEP_SHIFTS = (1, 2)
+
+
+def preset(name: str, **overrides: Any) -> XvConfig:
+    """A named reference workload, optionally with fields overridden (e.g. ``simd=4``)."""
+    if name not in PRESETS:
+        raise ValueError(f"workload: unknown workload {name!r}; choose one of {sorted(PRESETS)}")
+    base = XvConfig(name=name, **PRESETS[name])
+    return base.replace(**overrides) if overrides else base
+
+
+def sweep(size: int, shift: int, **overrides: Any) -> XvConfig:
+    """One point of the spec's PSSA-versus-SA sweep: size x size, C = 64, D = 8, K = 3."""
+    cfg = XvConfig(name=f"sweep{size}_L{shift}", h=size, w=size, c_in=64, c_out=64, d=8, k=3,
+                   shift=shift)
+    return cfg.replace(**overrides) if overrides else cfg
+

@@ -1,0 +1,202 @@
+"""Bit-accurate fixed-point model of the PSSA X-volution engine (S9 in integers).
+
+This is exactly what the hardware computes, stage by stage, in exact int64 arithmetic (numpy);
+docs/fixed-point.md describes the formats and works one pixel through by hand.  The module needs
+no torch: ``golden.quantize`` turns a float model into the ``QuantizedLayer`` used here.
+
+Per pixel p, with x the int input (``data_bits``) and every weight int (``weight_bits``):
+
+1. projections (S2):   q = RQ(W_q x_p, m_q, s_q),  k = RQ(W_k x_p, m_k, s_k)
+2. logits (S3):         a(d) = RQ(<q_p, k_{p+d}>, m_a, s_a)          for d in Delta_L
+3. aggregation (S9):    z = RQ(sum_d a(d) x_{p+d}, m_z, s_z)
+4. MAC array (S9):      acc_c = sum_{d in Delta_K} W'_d x_{p+d},  acc_a = W'_v z
+5. output requant:      y = SAT((acc_c * m_c + acc_a * m_v + bias + 2^(s_o-1)) >> s_o)
+
+RQ(acc, m, s) = SAT((acc * m + 2^(s-1)) >> s): multiply by an unsigned ``mult_bits`` integer,
+round half up, arithmetic shift right, saturate to ``data_bits``.  Pixels outside the frame are
+zero (x = 0 and so k = 0 there).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .config import XvConfig
+
+INT = np.int64
+
+
+def saturate(v: np.ndarray, bits: int) -> np.ndarray:
+    """Clamp to the signed ``bits``-bit range."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return np.clip(v, lo, hi).astype(INT)
+
+
+def round_shift(v: np.ndarray, shift: int) -> np.ndarray:
+    """(v + 2^(shift-1)) >> shift: round half towards +infinity, as the RTL's adder and shifter."""
+    return (np.asarray(v, dtype=INT) + (1 << (shift - 1))) >> shift
+
+
+def requantize(acc: np.ndarray, mult, shift: int, bits: int) -> np.ndarray:
+    """RQ(acc, m, s) of the module docstring; ``mult`` broadcasts over the last axis."""
+    return saturate(round_shift(np.asarray(acc, dtype=INT) * np.asarray(mult, dtype=INT), shift),
+                    bits)
+
+
+def padded(x: np.ndarray, r: int) -> np.ndarray:
+    """Zero-pad an (H, W, C) map by r pixels on every side."""
+    return np.pad(x, ((r, r), (r, r), (0, 0)))
+
+
+def window(xp: np.ndarray, r: int, di: int, dj: int, h: int, w: int) -> np.ndarray:
+    """x_{p+d} for every p, from a map padded by r: shape (H, W, C)."""
+    return xp[r + di:r + di + h, r + dj:r + dj + w]
+
+
+@dataclass
+class QuantizedLayer:
+    """Integer parameters of one PSSA X-volution layer, as loaded into the engine.
+
+    Weight arrays: ``w_conv`` (K*K, C_out, C_in) in ``cfg.conv_offsets`` order, ``w_q`` and
+    ``w_k`` (D, C_in), ``w_v`` (C_out, C_in).  Requantizers: per-channel multipliers ``m_*`` with
+    one shift ``s_*`` per stage; ``bias`` is in the output accumulator's units (scaled by
+    2^s_out).  ``x_scale`` and ``y_scale`` are the real values of one LSB at input and output.
+    """
+
+    w_conv: np.ndarray
+    w_q: np.ndarray
+    w_k: np.ndarray
+    w_v: np.ndarray
+    m_q: np.ndarray
+    s_q: int
+    m_k: np.ndarray
+    s_k: int
+    m_a: int
+    s_a: int
+    m_z: int
+    s_z: int
+    m_c: np.ndarray
+    m_v: np.ndarray
+    bias: np.ndarray
+    s_out: int
+    x_scale: float
+    y_scale: float
+
+    ARRAYS = ("w_conv", "w_q", "w_k", "w_v", "m_q", "m_k", "m_c", "m_v", "bias")
+
+    def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
+        kk, ci, co, d = cfg.k * cfg.k, cfg.c_in, cfg.c_out, cfg.d
+        return {"w_conv": (kk, co, ci), "w_q": (d, ci), "w_k": (d, ci), "w_v": (co, ci),
+                "m_q": (d,), "m_k": (d,), "m_c": (co,), "m_v": (co,), "bias": (co,)}
+
+    def check(self, cfg: XvConfig) -> None:
+        """Raise ``ValueError`` if a parameter has the wrong shape or does not fit its width."""
+        f = cfg.fmt
+        for name, shape in self.expected_shapes(cfg).items():
+            arr = np.asarray(getattr(self, name))
+            if arr.shape != shape:
+                raise ValueError(f"{name}: shape {arr.shape}, expected {shape} for {cfg.name}")
+        wmax = f.weight_max
+        for name in ("w_conv", "w_q", "w_k", "w_v"):
+            arr = getattr(self, name)
+            if arr.min() < -wmax - 1 or arr.max() > wmax:
+                raise ValueError(f"{name}: values outside int{f.weight_bits}")
+        for name in ("m_q", "m_k", "m_a", "m_z", "m_c", "m_v"):
+            arr = np.asarray(getattr(self, name))
+            if arr.min() < 0 or arr.max() >= 1 << f.mult_bits:
+                raise ValueError(f"{name}: multiplier outside unsigned {f.mult_bits} bits")
+        for name in ("s_q", "s_k", "s_a", "s_z", "s_out"):
+            if not 1 <= getattr(self, name) <= f.max_shift:
+                raise ValueError(f"{name}: shift {getattr(self, name)} outside 1..{f.max_shift}")
+        limit = 1 << (cfg.requant_bits - 2)
+        if np.abs(self.bias).max() >= limit:
+            raise ValueError(f"bias: exceeds the requantizer's {cfg.requant_bits - 1} bits")
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "QuantizedLayer":
+        values = {}
+        for f in fields(cls):
+            if f.name not in data:
+                raise ValueError(f"quantized layer: missing parameter {f.name!r}")
+            v = np.asarray(data[f.name])
+            if f.name in cls.ARRAYS:
+                values[f.name] = v.astype(INT)
+            elif f.name.endswith("scale"):
+                values[f.name] = float(v)
+            else:
+                values[f.name] = int(v)
+        return cls(**values)
+
+
+@dataclass
+class FixedTrace:
+    """Every intermediate of one frame, (H, W, ...) arrays, for block-level checks."""
+
+    q: np.ndarray
+    k: np.ndarray
+    logit_acc: np.ndarray
+    a: np.ndarray
+    z_acc: np.ndarray
+    z: np.ndarray
+    acc_c: np.ndarray
+    acc_a: np.ndarray
+    y: np.ndarray
+
+
+def _check_range(name: str, acc: np.ndarray, bits: int) -> None:
+    if acc.size and (acc.min() < -(1 << (bits - 1)) or acc.max() >= 1 << (bits - 1)):
+        raise OverflowError(f"{name} accumulator overflows {bits} bits (configuration bug)")
+
+
+def forward_fixed(cfg: XvConfig, layer: QuantizedLayer, x: np.ndarray) -> FixedTrace:
+    """Run one frame, x of shape (H, W, C_in) in int ``data_bits``, through the integer S9."""
+    if cfg.attention != "pssa":
+        raise NotImplementedError("the fixed-point model implements the PSSA form")
+    f = cfg.fmt
+    x = np.asarray(x, dtype=INT)
+    if x.shape != (cfg.h, cfg.w, cfg.c_in):
+        raise ValueError(f"input: shape {x.shape}, expected {(cfg.h, cfg.w, cfg.c_in)}")
+    if x.min() < f.data_min or x.max() > f.data_max:
+        raise ValueError(f"input: values outside int{f.data_bits}")
+    h, w, r = cfg.h, cfg.w, cfg.radius
+    acc = f.acc_bits
+
+    q_acc, k_acc = x @ layer.w_q.T, x @ layer.w_k.T  # 1. projections
+    _check_range("projection", q_acc, acc)
+    _check_range("projection", k_acc, acc)
+    q = requantize(q_acc, layer.m_q, layer.s_q, f.data_bits)
+    k = requantize(k_acc, layer.m_k, layer.s_k, f.data_bits)
+
+    kp, xp = padded(k, r), padded(x, r)  # 2. logits a(d) = <q_p, k_{p+d}>
+    logit_acc = np.stack([(q * window(kp, r, di, dj, h, w)).sum(-1)
+                          for di, dj in cfg.shift_offsets], -1)
+    _check_range("logit", logit_acc, acc)
+    a = requantize(logit_acc, layer.m_a, layer.s_a, f.data_bits)
+
+    z_acc = sum(a[..., i:i + 1] * window(xp, r, di, dj, h, w)  # 3. aggregation
+                for i, (di, dj) in enumerate(cfg.shift_offsets))
+    _check_range("aggregation", z_acc, acc)
+    z = requantize(z_acc, layer.m_z, layer.s_z, f.data_bits)
+
+    acc_c = sum(window(xp, r, di, dj, h, w) @ layer.w_conv[t].T  # 4. MAC array
+                for t, (di, dj) in enumerate(cfg.conv_offsets))
+    acc_a = z @ layer.w_v.T
+    _check_range("convolution", acc_c, acc)
+    _check_range("attention tap", acc_a, acc)
+
+    total = acc_c * layer.m_c + acc_a * layer.m_v + layer.bias  # 5. output requantization
+    _check_range("requantizer", total, cfg.requant_bits)
+    y = saturate(round_shift(total, layer.s_out), f.data_bits)
+    return FixedTrace(q=q, k=k, logit_acc=logit_acc, a=a, z_acc=z_acc, z=z, acc_c=acc_c,
+                      acc_a=acc_a, y=y)
+
+
+def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
+    """Signal-to-quantization-noise ratio 10 log10(sum ref^2 / sum (ref - approx)^2)."""
+    noise = float(np.sum((np.asarray(reference, float) - np.asarray(approx, float)) ** 2))
+    signal = float(np.sum(np.asarray(reference, float) ** 2))
+    return float("inf") if noise == 0 else 10.0 * np.log10(signal / noise)

@@ -1,0 +1,126 @@
+"""Make layers and input frames, run every form of the model on them, and build vector sets.
+
+Shared by the command line (``python -m golden``), the tests and the benchmarks, so that a figure
+in the docs and the test that bounds it come from the same code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import XvConfig
+from .fixed import QuantizedLayer, forward_fixed, sqnr_db
+from .model import DynamicXVolution, XVolution, random_model, reparameterize
+from .quantize import dequantize_input, quantize_input, quantize_layer
+from .vectors import VectorSet
+
+SOURCES = ("random", "image")
+
+
+def random_frames(cfg: XvConfig, frames: int, seed: int) -> torch.Tensor:
+    """Standard-normal float64 frames, NCHW."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(frames, cfg.c_in, cfg.h, cfg.w, dtype=torch.float64, generator=g)
+
+
+def image_frames(cfg: XvConfig, frames: int, seed: int) -> torch.Tensor:
+    """Feature maps from scikit-learn's sample photographs (no download).
+
+    Each frame is a crop of one photograph (alternating china.jpg / flower.jpg), area-resized to
+    H x W, normalized, and passed through a fixed random 3x3 convolution stem (3 -> C_in
+    channels) standing in for the layers in front of an X-volution.
+    """
+    from sklearn.datasets import load_sample_images
+
+    photos = [torch.from_numpy(im.astype(np.float64) / 255.0).permute(2, 0, 1)
+              for im in load_sample_images().images]
+    g = torch.Generator().manual_seed(seed)
+    stem = torch.randn(cfg.c_in, 3, 3, 3, dtype=torch.float64, generator=g) / 3.0
+    out = []
+    for i in range(frames):
+        photo = photos[i % len(photos)]
+        _, ph, pw = photo.shape
+        side = int(min(ph, pw) * (0.5 + 0.5 * torch.rand(1, generator=g).item()))
+        top = int(torch.randint(0, ph - side + 1, (1,), generator=g))
+        left = int(torch.randint(0, pw - side + 1, (1,), generator=g))
+        crop = photo[:, top:top + side, left:left + side][None]
+        small = F.interpolate(crop, size=(cfg.h, cfg.w), mode="area")
+        small = (small - small.mean()) / (small.std() + 1e-12)
+        out.append(F.conv2d(small, stem, padding=1)[0])
+    return torch.stack(out)
+
+
+def frames_from(source: str, cfg: XvConfig, frames: int, seed: int) -> torch.Tensor:
+    if source not in SOURCES:
+        raise ValueError(f"source: {source!r} is not one of {SOURCES}")
+    return (random_frames if source == "random" else image_frames)(cfg, frames, seed)
+
+
+@dataclass
+class Equivalence:
+    """Largest |difference| between forms, relative to the output's largest magnitude."""
+
+    s8_vs_training: float
+    s9_vs_training: float
+
+
+@torch.no_grad()
+def check_equivalence(model: XVolution, x: torch.Tensor) -> Equivalence:
+    """Training form (eval mode) against S8 and S9, in float64."""
+    model = model.double().eval()
+    dyn = reparameterize(model)
+    y_train = model(x)
+    scale = float(y_train.abs().max())
+    return Equivalence(float((dyn(x) - y_train).abs().max()) / scale,
+                       float((dyn.forward_factored(x) - y_train).abs().max()) / scale)
+
+
+@dataclass
+class FixedPointError:
+    """Fixed-point golden against float S8 on the same (quantized) input."""
+
+    sqnr_db: float
+    max_lsb: float
+    frames: int
+
+
+def quantized_run(cfg: XvConfig, dyn: DynamicXVolution, x: torch.Tensor,
+                  layer: QuantizedLayer | None = None):
+    """Quantize (calibrating on ``x`` unless a layer is given) and run the fixed-point model.
+
+    Returns (layer, integer inputs NHWC, integer outputs NHWC, float S8 outputs NHWC).
+    The float reference runs on the dequantized integer input: the error is the engine's.
+    """
+    layer = layer or quantize_layer(dyn, x)
+    xi = quantize_input(x, layer.x_scale, cfg)
+    yi = np.stack([forward_fixed(cfg, layer, frame).y for frame in xi])
+    with torch.no_grad():
+        # S9 stands for S8 here: equal to 1e-9 (tests), and it does not materialize K_p.
+        y_float = dyn.forward_factored(dequantize_input(xi, layer.x_scale))
+        y_float = y_float.numpy().transpose(0, 2, 3, 1)
+    return layer, xi, yi, y_float
+
+
+def fixed_point_error(cfg: XvConfig, source: str = "random", frames: int = 4,
+                      seed: int = 0) -> FixedPointError:
+    """Measure the fixed-point error of a random layer on random or photograph frames."""
+    dyn = reparameterize(random_model(cfg, seed))
+    x = frames_from(source, cfg, frames, seed + 100)
+    layer, _, yi, y_float = quantized_run(cfg, dyn, x)
+    y_hat = yi * layer.y_scale
+    return FixedPointError(sqnr_db(y_float, y_hat),
+                           float(np.abs(y_float - y_hat).max() / layer.y_scale), frames)
+
+
+def make_vector_set(cfg: XvConfig, frames: int = 2, seed: int = 0,
+                    source: str = "random") -> VectorSet:
+    """A random trained-looking layer (non-trivial BN statistics), quantized and run."""
+    if frames < 1:
+        raise ValueError(f"frames: must be >= 1, got {frames}")
+    dyn = reparameterize(random_model(cfg, seed))
+    x = frames_from(source, cfg, frames, seed + 100)
+    layer, xi, yi, _ = quantized_run(cfg, dyn, x)
+    return VectorSet(cfg=cfg, layer=layer, x=xi, y=yi, seed=seed, source=source)

@@ -1,0 +1,41 @@
+"""Command-line options that build an ``XvConfig``: shared by every command of the project.
+
+Torch-free, so the hardware and simulation commands use it too.
+"""
+from __future__ import annotations
+
+import argparse
+
+from .config import ATTENTION_FORMS, PRESETS, XvConfig, preset
+
+#: option name -> (config field, help)
+FIELDS = {
+    "h": ("h", "frame height"), "w": ("w", "frame width"),
+    "c-in": ("c_in", "input channels"), "c-out": ("c_out", "output channels"),
+    "d": ("d", "attention width D"), "k": ("k", "convolution kernel size K (odd)"),
+    "shift": ("shift", "PSSA shift length L"),
+    "simd": ("simd", "input-channel lanes of the MAC array"),
+    "pe": ("pe", "output-channel lanes of the MAC array"),
+    "data-bits": ("data_bits", "activation width"), "weight-bits": ("weight_bits", "weight width"),
+    "acc-bits": ("acc_bits", "accumulator width"),
+    "mult-bits": ("mult_bits", "requantization multiplier width"),
+}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, default: str = "tiny") -> None:
+    group = parser.add_argument_group("layer and engine configuration")
+    group.add_argument("--workload", default=default, choices=sorted(PRESETS),
+                       help=f"reference workload to start from (default {default})")
+    group.add_argument("--attention", choices=ATTENTION_FORMS, help="attention form")
+    for option, (_, text) in FIELDS.items():
+        group.add_argument(f"--{option}", type=int, metavar="N", help=f"override: {text}")
+
+
+def config_from_args(args: argparse.Namespace) -> XvConfig:
+    """The preset named by --workload with every given override; ValueError names a bad field."""
+    overrides = {field: getattr(args, option.replace("-", "_"))
+                 for option, (field, _) in FIELDS.items()
+                 if getattr(args, option.replace("-", "_")) is not None}
+    if args.attention is not None:
+        overrides["attention"] = args.attention
+    return preset(args.workload, **overrides)

@@ -1,0 +1,116 @@
+"""Quantize a re-parameterized float X-volution (S8) into the engine's integers (golden.fixed).
+
+Scales (docs/fixed-point.md):
+- weights: symmetric per output channel, scale = max|w| / (2^(weight_bits-1) - 1), with W'_d
+  over all K*K taps of a channel sharing one scale;
+- activations (x, q, k, a, z, y): symmetric per tensor, scale = max|v| / (2^(data_bits-1) - 1)
+  over the calibration frames, computed in float64 from the float model;
+- every requantization factor f = (scale in) / (scale out) becomes an unsigned ``mult_bits``
+  multiplier m and a right shift s with m / 2^s ~ f: s is the largest shift (<= max_shift) for
+  which the stage's largest multiplier still fits.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .config import XvConfig
+from .fixed import QuantizedLayer, INT
+from .model import DynamicXVolution, pssa_logits
+
+
+def symmetric_scale(values: torch.Tensor, bits: int, dim=None) -> torch.Tensor:
+    """max|v| / (2^(bits-1) - 1), over all of v or per index of ``dim``; 1.0 where v is all 0."""
+    qmax = (1 << (bits - 1)) - 1
+    if dim is None:
+        peak = values.abs().max()
+    else:
+        other = [i for i in range(values.dim()) if i != dim]
+        peak = values.abs().amax(dim=other)
+    return torch.where(peak > 0, peak / qmax, torch.ones_like(peak))
+
+
+def quantize_tensor(values: torch.Tensor, scale: torch.Tensor, bits: int) -> np.ndarray:
+    """round(v / scale) saturated to signed ``bits`` (round half to even, as torch.round)."""
+    qmax = (1 << (bits - 1)) - 1
+    return torch.clamp(torch.round(values / scale), -qmax - 1, qmax).to(torch.int64).numpy()
+
+
+def multiplier(factors, mult_bits: int, max_shift: int, stage: str) -> tuple[np.ndarray, int]:
+    """Unsigned multipliers m (< 2^mult_bits) and one shift s with m / 2^s ~ factors."""
+    f = np.atleast_1d(np.asarray(factors, dtype=np.float64))
+    if np.any(f < 0) or not np.all(np.isfinite(f)):
+        raise ValueError(f"{stage}: requantization factors must be finite and >= 0")
+    peak = float(f.max())
+    shift = max_shift if peak == 0 else math.floor(math.log2(((1 << mult_bits) - 1) / peak))
+    shift = min(shift, max_shift)
+    if shift < 1:
+        raise ValueError(f"{stage}: requantization factor {peak:.3g} is too large for "
+                         f"{mult_bits}-bit multipliers (scales of this layer are inconsistent)")
+    m = np.round(f * (1 << shift)).astype(INT)
+    return m, shift
+
+
+def float_intermediates(dyn: DynamicXVolution, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """q, k, a_p(d), z and y of the float model (S8/S9), all NCHW float64."""
+    with torch.no_grad():
+        q, k = dyn.projections(x)
+        a = pssa_logits(q, k, dyn.cfg.shift_offsets)
+        z = dyn.aggregate(x)
+        y = dyn.forward_factored(x)
+    return {"q": q, "k": k, "a": a, "z": z, "y": y}
+
+
+def quantize_input(x: torch.Tensor, scale: float, cfg: XvConfig) -> np.ndarray:
+    """Float NCHW frames to int ``data_bits`` NHWC frames (the engine's raster stream order)."""
+    xi = quantize_tensor(x.double(), torch.tensor(scale, dtype=torch.float64), cfg.fmt.data_bits)
+    return np.ascontiguousarray(xi.transpose(0, 2, 3, 1))
+
+
+def dequantize_input(xi: np.ndarray, scale: float) -> torch.Tensor:
+    """Int NHWC frames back to float64 NCHW."""
+    return torch.from_numpy(xi.transpose(0, 3, 1, 2).astype(np.float64) * scale)
+
+
+def quantize_layer(dyn: DynamicXVolution, calib: torch.Tensor) -> QuantizedLayer:
+    """Choose every scale from the weights and from float calibration frames (NCHW)."""
+    cfg = dyn.cfg
+    if cfg.attention != "pssa":
+        raise NotImplementedError("fixed-point quantization is implemented for the PSSA form")
+    f = cfg.fmt
+    db, wb = f.data_bits, f.weight_bits
+    calib = calib.double()
+    s_x = float(symmetric_scale(calib, db))
+    # Calibrate the intermediates on the input as the engine sees it (already quantized).
+    x_seen = dequantize_input(quantize_input(calib, s_x, cfg), s_x)
+    act = float_intermediates(dyn, x_seen)
+    s = {name: float(symmetric_scale(v, db)) for name, v in act.items()}
+
+    w_conv = dyn.w_conv.detach().double()  # (C_out, C_in, K, K)
+    s_wc = symmetric_scale(w_conv, wb, dim=0)
+    s_wq = symmetric_scale(dyn.w_q.detach().double(), wb, dim=0)
+    s_wk = symmetric_scale(dyn.w_k.detach().double(), wb, dim=0)
+    s_wv = symmetric_scale(dyn.w_v.detach().double(), wb, dim=0)
+    taps = w_conv.permute(2, 3, 0, 1).reshape(cfg.k * cfg.k, cfg.c_out, cfg.c_in)
+
+    mb, ms = f.mult_bits, f.max_shift
+    m_q, s_q = multiplier(s_wq.numpy() * s_x / s["q"], mb, ms, "q projection")
+    m_k, s_k = multiplier(s_wk.numpy() * s_x / s["k"], mb, ms, "k projection")
+    m_a, s_a = multiplier(s["q"] * s["k"] / math.sqrt(cfg.d) / s["a"], mb, ms, "logit")
+    m_z, s_z = multiplier(s["a"] * s_x / s["z"], mb, ms, "aggregation")
+    out_factors = np.concatenate([s_wc.numpy() * s_x, s_wv.numpy() * s["z"]]) / s["y"]
+    m_out, s_out = multiplier(out_factors, mb, ms, "output")
+    bias = np.round(dyn.bias.detach().double().numpy() / s["y"] * (1 << s_out)).astype(INT)
+
+    layer = QuantizedLayer(
+        w_conv=quantize_tensor(taps, s_wc[None, :, None], wb),
+        w_q=quantize_tensor(dyn.w_q.detach().double(), s_wq[:, None], wb),
+        w_k=quantize_tensor(dyn.w_k.detach().double(), s_wk[:, None], wb),
+        w_v=quantize_tensor(dyn.w_v.detach().double(), s_wv[:, None], wb),
+        m_q=m_q, s_q=s_q, m_k=m_k, s_k=s_k, m_a=int(m_a[0]), s_a=s_a, m_z=int(m_z[0]), s_z=s_z,
+        m_c=m_out[:cfg.c_out], m_v=m_out[cfg.c_out:], bias=bias, s_out=s_out,
+        x_scale=s_x, y_scale=s["y"])
+    layer.check(cfg)
+    return layer

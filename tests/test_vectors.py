@@ -1,0 +1,106 @@
+"""Vector sets: written, read back, and every kind of damage refused with a clear message."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from golden.config import preset
+from golden.generate import make_vector_set
+from golden.vectors import (VectorFileError, from_hex_lines, read_vectors, to_hex_lines,
+                            write_vectors)
+
+
+@pytest.fixture(scope="module")
+def vector_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("vectors") / "tiny"
+    write_vectors(make_vector_set(preset("tiny"), frames=2, seed=3), out)
+    return out
+
+
+@pytest.fixture
+def damaged(vector_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(vector_dir, copy)
+    return copy
+
+
+def test_round_trip(vector_dir):
+    vs = read_vectors(vector_dir, expect=preset("tiny"))
+    assert vs.x.shape == (2, 8, 8, 8) and vs.y.shape == (2, 8, 8, 8)
+    assert vs.layer.w_conv.shape == (9, 8, 8)
+    words = from_hex_lines((vector_dir / "x.hex").read_text(), 8)
+    assert np.array_equal(words, vs.x.ravel())
+
+
+def test_hex_is_twos_complement():
+    assert to_hex_lines(np.array([-1, 0, 127, -128]), 8) == "ff\n00\n7f\n80\n"
+    assert to_hex_lines(np.array([-2]), 12) == "ffe\n"
+    assert from_hex_lines("ffe\n7ff\n", 12).tolist() == [-2, 2047]
+
+
+def test_missing_folder_and_manifest(tmp_path, damaged):
+    with pytest.raises(VectorFileError, match="no such folder"):
+        read_vectors(tmp_path / "nothing")
+    (damaged / "manifest.json").unlink()
+    with pytest.raises(VectorFileError, match="missing manifest.json"):
+        read_vectors(damaged)
+
+
+def test_missing_data_file(damaged):
+    (damaged / "y.hex").unlink()
+    with pytest.raises(VectorFileError, match="missing file y.hex"):
+        read_vectors(damaged)
+
+
+def test_corrupted_file(damaged):
+    words = (damaged / "x.hex").read_text().split()
+    words[0] = f"{(int(words[0], 16) + 1) & 0xff:02x}"  # one word changed, same length
+    (damaged / "x.hex").write_text("\n".join(words) + "\n")
+    with pytest.raises(VectorFileError, match="x.hex does not match its checksum"):
+        read_vectors(damaged)
+
+
+def test_truncated_npz(damaged):
+    data = (damaged / "vectors.npz").read_bytes()
+    (damaged / "vectors.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VectorFileError, match="vectors.npz does not match its checksum"):
+        read_vectors(damaged)
+
+
+def _rewrite_manifest(folder, change):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_wrong_config(vector_dir):
+    with pytest.raises(VectorFileError, match=r"another configuration \(differs in \['c_in', "):
+        read_vectors(vector_dir, expect=preset("digits"))
+
+
+def test_wrong_shape(damaged):
+    _rewrite_manifest(damaged, lambda m: m.__setitem__("frames", 3))
+    with pytest.raises(VectorFileError, match=r"x has shape \(2, 8, 8, 8\), expected \(3, 8, 8, 8\)"):
+        read_vectors(damaged)
+
+
+def test_invalid_config_in_manifest(damaged):
+    _rewrite_manifest(damaged, lambda m: m["config"].__setitem__("k", 2))
+    with pytest.raises(VectorFileError, match="invalid configuration in manifest: k:"):
+        read_vectors(damaged)
+
+
+def test_malformed_manifest(damaged):
+    (damaged / "manifest.json").write_text("{not json")
+    with pytest.raises(VectorFileError, match="not valid JSON"):
+        read_vectors(damaged)
+    (damaged / "manifest.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(VectorFileError, match="is not a xvolution-vectors manifest"):
+        read_vectors(damaged)
+
+
+def test_bad_layer_parameter(damaged):
+    _rewrite_manifest(damaged, lambda m: m["scalars"].__setitem__("s_out", 0))
+    with pytest.raises(VectorFileError, match="layer parameters: s_out: shift 0 outside"):
+        read_vectors(damaged)
