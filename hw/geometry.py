@@ -1,0 +1,145 @@
+"""Everything the engine derives from an ``XvConfig``: buffer sizes, widths, memory maps.
+
+Read by the RTL generator, the parameter packer, the cycle model and the testbenches, so that a
+size is computed in one place.  Needs no torch and no numpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from golden.config import XvConfig
+
+
+def ceil_log2(n: int) -> int:
+    return max(0, (n - 1).bit_length())
+
+
+def check_engine(cfg: XvConfig) -> None:
+    """Refuse, naming the field, what the PSSA engine cannot build (beyond XvConfig's own rules)."""
+    if cfg.attention != "pssa":
+        raise ValueError(f"attention: the streaming engine implements 'pssa', got "
+                         f"{cfg.attention!r}")
+
+
+@dataclass(frozen=True)
+class Region:
+    """One memory of the parameter map: ``depth`` words of ``lanes`` values of ``bits`` each."""
+
+    name: str
+    depth: int
+    lanes: int
+    bits: int
+
+    @property
+    def words(self) -> int:
+        return self.depth * self.lanes
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Derived sizes of the PSSA engine for one configuration."""
+
+    cfg: XvConfig
+
+    def __post_init__(self) -> None:
+        check_engine(self.cfg)
+
+    # ---------------------------------------------------------------- stream shapes
+    @property
+    def ci_chunks(self) -> int:
+        """Input beats per pixel: C_in / SIMD."""
+        return self.cfg.c_in // self.cfg.simd
+
+    @property
+    def co_groups(self) -> int:
+        """Output beats per pixel: C_out / PE."""
+        return self.cfg.c_out // self.cfg.pe
+
+    @property
+    def in_bits(self) -> int:
+        return self.cfg.simd * self.cfg.fmt.data_bits
+
+    @property
+    def out_bits(self) -> int:
+        return self.cfg.pe * self.cfg.fmt.data_bits
+
+    # ---------------------------------------------------------------- pixel ring
+    @property
+    def reach(self) -> int:
+        """Raster distance from a pixel to the last pixel of its window: R*W + R."""
+        r = self.cfg.radius
+        return r * self.cfg.w + r
+
+    @property
+    def depth(self) -> int:
+        """Pixels the ring buffer holds: a power of two >= 2*reach + 2, so that the input can run
+        a full window ahead of the MAC array while the window behind it is still being read."""
+        return 1 << ceil_log2(2 * self.reach + 2)
+
+    @property
+    def addr_bits(self) -> int:
+        return ceil_log2(self.depth)
+
+    @property
+    def count_bits(self) -> int:
+        """Width of the free-running pixel counters; differences stay far below 2^(bits-1)."""
+        return 32
+
+    # ---------------------------------------------------------------- widths
+    @property
+    def acc_bits(self) -> int:
+        return self.cfg.fmt.acc_bits
+
+    @property
+    def param_bits(self) -> int:
+        """tdata width of the parameter stream: the widest parameter, rounded up to bytes."""
+        widest = max(r.bits for r in self.regions)
+        return 8 * ((widest + 7) // 8)
+
+    # ---------------------------------------------------------------- parameter map
+    @cached_property
+    def regions(self) -> tuple[Region, ...]:
+        """The parameter stream, in order: each memory's image, word by word, lane by lane.
+
+        - ``w_mac``: for og in C_out/PE, tap t in 0..K^2 (t = K^2 is W'_v), ci in C_in/SIMD:
+          one word of PE x SIMD weights, lane pe*SIMD + s = W[og*PE + pe][ci*SIMD + s].
+        - ``w_qk``: for ci, j in 0..2D-1 (q rows then k rows): SIMD weights W[j][ci*SIMD + s].
+        - ``m_qk``: the 2D projection multipliers (q then k).
+        - ``m_c``, ``m_v``, ``bias``: per output group og, PE lanes.
+        - ``scalars``: s_q, s_k, m_a, s_a, m_z, s_z, s_out.
+        """
+        cfg, f = self.cfg, self.cfg.fmt
+        return (
+            Region("w_mac", self.co_groups * cfg.taps * self.ci_chunks, cfg.pe * cfg.simd,
+                   f.weight_bits),
+            Region("w_qk", self.ci_chunks * 2 * cfg.d, cfg.simd, f.weight_bits),
+            Region("m_qk", 2 * cfg.d, 1, f.mult_bits),
+            Region("m_c", self.co_groups, cfg.pe, f.mult_bits),
+            Region("m_v", self.co_groups, cfg.pe, f.mult_bits),
+            Region("bias", self.co_groups, cfg.pe, cfg.requant_bits),
+            Region("scalars", len(SCALAR_ORDER), 1, max(f.mult_bits, f.shift_bits)),
+        )
+
+    @property
+    def memory_regions(self) -> tuple[Region, ...]:
+        """The regions that are memories (all but the scalar registers)."""
+        return tuple(r for r in self.regions if r.name != "scalars")
+
+    @property
+    def param_words(self) -> int:
+        return sum(r.words for r in self.regions)
+
+    # ---------------------------------------------------------------- storage
+    def buffer_bits(self) -> dict[str, int]:
+        """On-chip storage of the engine in bits, by memory."""
+        cfg, f = self.cfg, self.cfg.fmt
+        out = {r.name: r.words * r.bits for r in self.regions}
+        out["x ring"] = self.depth * cfg.c_in * f.data_bits
+        out["q/k ring"] = self.depth * 2 * cfg.d * f.data_bits
+        out["z double buffer"] = 2 * cfg.c_in * f.data_bits
+        return out
+
+
+#: Order of the scalar words at the end of the parameter stream.
+SCALAR_ORDER = ("s_q", "s_k", "m_a", "s_a", "m_z", "s_z", "s_out")

@@ -1,0 +1,132 @@
+"""The SIMD x PE MAC array and its sequencer: S9's W'_d x_{p+d} taps and the W'_v z tap.
+
+Per output pixel p (once its window is projected and z_p is in the double buffer), for each
+group og of PE output channels, for each tap t of the K*K window plus the z tap, for each chunk
+ci of SIMD input channels, one cycle: PE x SIMD multiplies of a weight word by the SIMD inputs,
+summed per PE lane into the convolution accumulator acc_c (taps) or the attention accumulator
+acc_a (z tap).  After a group's last cycle the PE pairs (acc_c, acc_a) go to the output stage.
+
+The weight memory is read in address order, so its address is a running counter.  A group is
+only started with a credit from the output FIFO, so results never need back-pressure.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .geometry import Geometry, ceil_log2
+from .util import lanes, neighbour, offset_table, window_ready, wrap_inc
+
+
+class MacArray(wiring.Component):
+    PIPELINE = 4  # issue -> operands -> products -> lane sums -> accumulate
+
+    def __init__(self, geo: Geometry, credits: int):
+        self.geo, self.credits = geo, credits
+        cfg, f = geo.cfg, geo.cfg.fmt
+        super().__init__({
+            "avail": In(geo.count_bits),      # pixels projected (their x is in the ring)
+            "att_count": In(geo.count_bits),  # pixels whose z is ready
+            "sent": In(1),                    # the output stage handed a group on
+            "x_addr": Out(max(1, ceil_log2(geo.depth * geo.ci_chunks))),
+            "x_data": In(geo.in_bits),
+            "z_addr": Out(max(1, ceil_log2(2 * geo.ci_chunks))),
+            "z_data": In(geo.in_bits),
+            "w_addr": Out(max(1, ceil_log2(geo.co_groups * cfg.taps * geo.ci_chunks))),
+            "w_data": In(cfg.pe * cfg.simd * f.weight_bits),
+            "res_valid": Out(1),
+            "res_group": Out(range(geo.co_groups)),
+            "res_acc_c": Out(cfg.pe * f.acc_bits),
+            "res_acc_a": Out(cfg.pe * f.acc_bits),
+            "count": Out(geo.count_bits),     # pixels whose reads are all issued
+            "busy": Out(1),                   # the array multiplies this cycle
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
+        kk, pe, simd = cfg.k * cfg.k, cfg.pe, cfg.simd
+        di_rom, dj_rom, dist_rom = offset_table(cfg.conv_offsets + ((0, 0),), cfg.w)
+        row, col = Signal(range(cfg.h)), Signal(range(cfg.w))
+        pos = Signal(range(cfg.n_pixels))
+        og = Signal(range(geo.co_groups))
+        t = Signal(range(cfg.taps))
+        ci = Signal(range(geo.ci_chunks))
+        slot, inside = neighbour(geo, self.count, row, col, di_rom[t], dj_rom[t], dist_rom[t])
+
+        # ---------------------------------------------------------------- issue
+        outstanding = Signal(range(self.credits + 1))
+        pixel_start = (og == 0) & (t == 0) & (ci == 0)
+        group_start = (t == 0) & (ci == 0)
+        window_ok = (window_ready(self.avail, self.count, pos, geo.reach, cfg.n_pixels)
+                     & (self.att_count != self.count))
+        issue = (~pixel_start | window_ok) & (~group_start | (outstanding < self.credits))
+        m.d.comb += [
+            self.busy.eq(issue),
+            self.x_addr.eq(slot * geo.ci_chunks + ci),
+            self.z_addr.eq(self.count[0] * geo.ci_chunks + ci),
+        ]
+        taken = issue & group_start
+        m.d.sync += outstanding.eq(outstanding + taken - self.sent)
+        with m.If(issue):
+            m.d.sync += [self.w_addr.eq(wrap_inc(self.w_addr, geo.co_groups * cfg.taps
+                                                 * geo.ci_chunks - 1)),
+                         ci.eq(wrap_inc(ci, geo.ci_chunks - 1))]
+            with m.If(ci == geo.ci_chunks - 1):
+                m.d.sync += t.eq(wrap_inc(t, cfg.taps - 1))
+                with m.If(t == cfg.taps - 1):
+                    m.d.sync += og.eq(wrap_inc(og, geo.co_groups - 1))
+                    with m.If(og == geo.co_groups - 1):  # the pixel's reads are all issued
+                        m.d.sync += [self.count.eq(self.count + 1),
+                                     pos.eq(wrap_inc(pos, cfg.n_pixels - 1)),
+                                     col.eq(wrap_inc(col, cfg.w - 1))]
+                        with m.If(col == cfg.w - 1):
+                            m.d.sync += row.eq(wrap_inc(row, cfg.h - 1))
+
+        # ---------------------------------------------------------------- pipeline
+        tags = {"valid": issue, "z": t == kk, "inside": inside,
+                "first": (ci == 0) & ((t == 0) | (t == kk)),
+                "last": (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1), "group": og}
+        s1 = _register(m, tags, "s1")
+        operand = Mux(s1["z"], self.z_data, Mux(s1["inside"], self.x_data, 0))
+        xs = lanes(operand, simd, f.data_bits)
+        ws = lanes(self.w_data, pe * simd, f.weight_bits)
+        s2 = _register(m, s1, "s2")
+        products = []
+        for lane in range(pe):
+            row_p = []
+            for s in range(simd):
+                p = Signal(signed(f.data_bits + f.weight_bits), name=f"prod_{lane}_{s}")
+                m.d.sync += p.eq(ws[lane * simd + s] * xs[s])
+                row_p.append(p)
+            products.append(row_p)
+        s3 = _register(m, s2, "s3")
+        sums = [Signal(signed(f.acc_bits), name=f"lane_sum{lane}") for lane in range(pe)]
+        m.d.sync += [sm.eq(sum(row_p)) for sm, row_p in zip(sums, products)]
+
+        acc_c = [Signal(signed(f.acc_bits), name=f"acc_c{lane}") for lane in range(pe)]
+        acc_a = [Signal(signed(f.acc_bits), name=f"acc_a{lane}") for lane in range(pe)]
+        m.d.sync += self.res_valid.eq(0)
+        with m.If(s3["valid"]):
+            with m.If(s3["z"]):
+                new_a = [sm + Mux(s3["first"], 0, a) for sm, a in zip(sums, acc_a)]
+                m.d.sync += [a.eq(n) for a, n in zip(acc_a, new_a)]
+                with m.If(s3["last"]):
+                    m.d.sync += [self.res_valid.eq(1), self.res_group.eq(s3["group"]),
+                                 self.res_acc_c.eq(Cat(*acc_c)),
+                                 self.res_acc_a.eq(Cat(*(n[:f.acc_bits] for n in new_a)))]
+            with m.Else():
+                m.d.sync += [c.eq(sm + Mux(s3["first"], 0, c)) for sm, c in zip(sums, acc_c)]
+        return m
+
+
+def _register(m, tags: dict, name: str) -> dict:
+    """One pipeline register for every tag."""
+    out = {}
+    for key, value in tags.items():
+        reg = Signal.like(value, name=f"{name}_{key}") if isinstance(value, Signal) else \
+            Signal(value.shape(), name=f"{name}_{key}")
+        m.d.sync += reg.eq(value)
+        out[key] = reg
+    return out

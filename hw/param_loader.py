@@ -1,0 +1,73 @@
+"""Parameter loader: writes a trained layer into the engine's weight memories at run time.
+
+The parameter stream carries one value per beat (``Geometry.param_bits`` wide, two's complement,
+the low bits used), in the order of ``Geometry.regions``: each memory's image, address by
+address, lane by lane, then the scalar shifts and multipliers.  ``last`` (tlast) must mark the
+final value; a stream that ends early or late sets ``error`` and restarts the map.  ``loaded``
+rises after the first complete load; frames are accepted only then.  Load while no frame is in
+flight: the MAC array reads these memories as it runs.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .geometry import SCALAR_ORDER, Geometry, ceil_log2
+
+
+def param_stream(bits: int) -> stream.Signature:
+    return stream.Signature(data.StructLayout({"data": bits, "last": 1}))
+
+
+class ParamLoader(wiring.Component):
+    def __init__(self, geo: Geometry):
+        self.geo = geo
+        f = geo.cfg.fmt
+        members = {"i": In(param_stream(geo.param_bits)), "loaded": Out(1), "error": Out(1)}
+        for r in geo.memory_regions:
+            members[f"{r.name}_addr"] = Out(max(1, ceil_log2(r.depth)))
+            members[f"{r.name}_data"] = Out(r.lanes * r.bits)
+            members[f"{r.name}_en"] = Out(r.lanes)
+        for name in SCALAR_ORDER:
+            members[name] = Out(f.mult_bits if name.startswith("m_") else f.shift_bits)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        geo = self.geo
+        regions = geo.regions
+        region = Signal(range(len(regions)))
+        addr = Signal(range(max(r.depth for r in regions)))
+        lane = Signal(range(max(r.lanes for r in regions)))
+        fire = self.i.valid & self.i.ready
+        value = self.i.p.data
+        m.d.comb += self.i.ready.eq(1)
+
+        for index, r in enumerate(regions):
+            final_region = index == len(regions) - 1
+            at_end = (addr == r.depth - 1) & (lane == r.lanes - 1)
+            with m.If(fire & (region == index)):
+                if r.name == "scalars":
+                    for k, name in enumerate(SCALAR_ORDER):
+                        with m.If(addr == k):
+                            m.d.sync += getattr(self, name).eq(value)
+                else:
+                    m.d.comb += [getattr(self, f"{r.name}_addr").eq(addr),
+                                 getattr(self, f"{r.name}_data").eq(Cat(*[value[:r.bits]] * r.lanes)),
+                                 getattr(self, f"{r.name}_en").eq(1 << lane)]
+                # advance: lane, then address, then region; the stream's end must match the map's
+                m.d.sync += lane.eq(lane + 1)
+                with m.If(lane == r.lanes - 1):
+                    m.d.sync += [lane.eq(0), addr.eq(addr + 1)]
+                    with m.If(addr == r.depth - 1):
+                        m.d.sync += [addr.eq(0), region.eq(0 if final_region else index + 1)]
+                if final_region:
+                    with m.If(at_end):
+                        m.d.sync += self.loaded.eq(self.i.p.last)
+                        with m.If(~self.i.p.last):
+                            m.d.sync += self.error.eq(1)
+                early = self.i.p.last & ~at_end if final_region else self.i.p.last
+                with m.If(early):
+                    m.d.sync += [self.error.eq(1), region.eq(0), addr.eq(0), lane.eq(0)]
+        return m

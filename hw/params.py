@@ -1,0 +1,41 @@
+"""Pack a quantized layer into the engine's parameter stream (order: ``Geometry.regions``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from golden.config import XvConfig
+from golden.fixed import QuantizedLayer
+
+from .geometry import SCALAR_ORDER, Geometry
+
+
+def region_images(cfg: XvConfig, layer: QuantizedLayer) -> dict[str, np.ndarray]:
+    """Each region's values as (depth, lanes) arrays, in memory order."""
+    geo = Geometry(cfg)
+    simd, pe, ci_n, co_n = cfg.simd, cfg.pe, geo.ci_chunks, geo.co_groups
+    kk = cfg.k * cfg.k
+    # w_mac[og, t, ci][pe, s] = W_t[og*PE + pe, ci*SIMD + s], t = K^2 is W'_v
+    taps = np.concatenate([layer.w_conv, layer.w_v[None]], 0)          # (K^2+1, C_out, C_in)
+    w_mac = taps.reshape(kk + 1, co_n, pe, ci_n, simd).transpose(1, 0, 3, 2, 4)
+    w_qk = np.concatenate([layer.w_q, layer.w_k], 0)                   # (2D, C_in)
+    w_qk = w_qk.reshape(2 * cfg.d, ci_n, simd).transpose(1, 0, 2)
+    images = {
+        "w_mac": w_mac.reshape(-1, pe * simd),
+        "w_qk": w_qk.reshape(-1, simd),
+        "m_qk": np.concatenate([layer.m_q, layer.m_k]).reshape(-1, 1),
+        "m_c": layer.m_c.reshape(co_n, pe),
+        "m_v": layer.m_v.reshape(co_n, pe),
+        "bias": layer.bias.reshape(co_n, pe),
+        "scalars": np.array([getattr(layer, name) for name in SCALAR_ORDER]).reshape(-1, 1),
+    }
+    for r in geo.regions:
+        assert images[r.name].shape == (r.depth, r.lanes), (r.name, images[r.name].shape)
+    return images
+
+
+def param_words(cfg: XvConfig, layer: QuantizedLayer) -> list[int]:
+    """The parameter stream as unsigned ``param_bits`` words, two's complement."""
+    geo = Geometry(cfg)
+    mask = (1 << geo.param_bits) - 1
+    images = region_images(cfg, layer)
+    return [int(v) & mask for r in geo.regions for v in images[r.name].ravel()]

@@ -1,0 +1,137 @@
+"""The PSSA X-volution engine: memories, blocks, and AXI4-Stream ports.
+
+                 s_param --> ParamLoader --> w_mac, w_qk, m_qk, m_c, m_v, bias memories, scalars
+  s_axis --> InputStage --> x ring ---------------------------+
+                  |                                          |
+                  +--> Projection --> q/k ring --> Attention --> z double buffer
+                                                             |          |
+                                                             v          v
+                                                     MacArray (SIMD x PE) --> OutputStage --> m_axis
+
+Counters couple the blocks (docs/architecture.md): the projection's count of finished pixels
+gates Attention and the MAC array; the MAC array's count of finished pixels frees ring slots for
+the input and z slots for Attention.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Module, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.config import XvConfig
+
+from .attention import Attention
+from .geometry import Geometry
+from .input_stage import InputStage
+from .mac_array import MacArray
+from .output_stage import OutputStage
+from .param_loader import ParamLoader
+from .projection import Projection
+
+#: Result groups the output FIFO holds (credits of the MAC array).
+OUTPUT_CREDITS = 4
+
+
+class XvolutionEngine(wiring.Component):
+    """Top level.  Ports use AXI4-Stream names: ``s_axis_*`` pixels in, ``m_axis_*`` results out,
+    ``s_param_*`` the layer's parameters; ``tuser`` is start of frame, ``tlast`` end of row."""
+
+    def __init__(self, cfg: XvConfig):
+        self.cfg = cfg
+        self.geo = geo = Geometry(cfg)
+        super().__init__({
+            "s_axis_tdata": In(geo.in_bits), "s_axis_tvalid": In(1), "s_axis_tready": Out(1),
+            "s_axis_tlast": In(1), "s_axis_tuser": In(1),
+            "m_axis_tdata": Out(geo.out_bits), "m_axis_tvalid": Out(1), "m_axis_tready": In(1),
+            "m_axis_tlast": Out(1), "m_axis_tuser": Out(1),
+            "s_param_tdata": In(geo.param_bits), "s_param_tvalid": In(1),
+            "s_param_tready": Out(1), "s_param_tlast": In(1),
+            "param_loaded": Out(1),   # a complete parameter set is loaded
+            "param_error": Out(1),    # sticky: the parameter stream's tlast was misplaced
+            "frame_error": Out(1),    # sticky: an input beat's tuser/tlast was misplaced
+            "mac_busy": Out(1),       # the MAC array multiplies this cycle (for utilization)
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        geo, cfg = self.geo, self.cfg
+        mems = {}
+
+        def memory(name, width, depth, granularity=None):
+            mem = Memory(shape=unsigned(width), depth=depth, init=[])
+            m.submodules[name] = mems[name] = mem
+            return mem, mem.write_port(granularity=granularity)
+
+        m.submodules.loader = loader = ParamLoader(geo)
+        m.submodules.inp = inp = InputStage(geo)
+        m.submodules.proj = proj = Projection(geo)
+        m.submodules.att = att = Attention(geo)
+        m.submodules.mac = mac = MacArray(geo, OUTPUT_CREDITS)
+        m.submodules.out = out = OutputStage(geo, OUTPUT_CREDITS)
+
+        # ---------------------------------------------------------- parameters
+        m.d.comb += [
+            loader.i.p.data.eq(self.s_param_tdata), loader.i.p.last.eq(self.s_param_tlast),
+            loader.i.valid.eq(self.s_param_tvalid), self.s_param_tready.eq(loader.i.ready),
+            self.param_loaded.eq(loader.loaded), self.param_error.eq(loader.error),
+        ]
+        readers = {}
+        for r in geo.memory_regions:
+            mem, wp = memory(r.name, r.lanes * r.bits, r.depth, granularity=r.bits)
+            m.d.comb += [wp.addr.eq(getattr(loader, f"{r.name}_addr")),
+                         wp.data.eq(getattr(loader, f"{r.name}_data")),
+                         wp.en.eq(getattr(loader, f"{r.name}_en"))]
+            readers[r.name] = mem.read_port()
+
+        # ---------------------------------------------------------- pixel path
+        x_ring, x_wp = memory("x_ring", geo.in_bits, geo.depth * geo.ci_chunks)
+        qk_ring, qk_wp = memory("qk_ring", 2 * cfg.d * cfg.fmt.data_bits, geo.depth)
+        z_buf, z_wp = memory("z_buf", geo.in_bits, 2 * geo.ci_chunks)
+        x_att, x_mac = x_ring.read_port(), x_ring.read_port()
+        qk_rp, z_rp = qk_ring.read_port(), z_buf.read_port()
+
+        m.d.comb += [
+            inp.i.p.data.eq(self.s_axis_tdata), inp.i.p.first.eq(self.s_axis_tuser),
+            inp.i.p.last.eq(self.s_axis_tlast), inp.i.valid.eq(self.s_axis_tvalid),
+            self.s_axis_tready.eq(inp.i.ready), self.frame_error.eq(inp.error),
+            inp.enable.eq(loader.loaded),
+            # a new pixel may overwrite its ring slot once the MAC array is past its window
+            inp.space.eq((inp.pixel - mac.count)[:geo.count_bits] < geo.depth - geo.reach),
+            x_wp.addr.eq(inp.x_addr), x_wp.data.eq(inp.x_data), x_wp.en.eq(inp.x_en),
+        ]
+        wiring.connect(m, inp.chunk, proj.chunk)
+        m.d.comb += [
+            readers["w_qk"].addr.eq(proj.w_addr), proj.w_data.eq(readers["w_qk"].data),
+            readers["m_qk"].addr.eq(proj.m_addr), proj.m_data.eq(readers["m_qk"].data),
+            proj.s_q.eq(loader.s_q), proj.s_k.eq(loader.s_k),
+            qk_wp.addr.eq(proj.qk_addr), qk_wp.data.eq(proj.qk_data), qk_wp.en.eq(proj.qk_en),
+        ]
+        m.d.comb += [
+            att.avail.eq(proj.count), att.mac_count.eq(mac.count),
+            qk_rp.addr.eq(att.qk_addr), att.qk_data.eq(qk_rp.data),
+            x_att.addr.eq(att.x_addr), att.x_data.eq(x_att.data),
+            att.m_a.eq(loader.m_a), att.s_a.eq(loader.s_a),
+            att.m_z.eq(loader.m_z), att.s_z.eq(loader.s_z),
+            z_wp.addr.eq(att.z_addr), z_wp.data.eq(att.z_data), z_wp.en.eq(att.z_en),
+        ]
+        m.d.comb += [
+            mac.avail.eq(proj.count), mac.att_count.eq(att.count), mac.sent.eq(out.sent),
+            x_mac.addr.eq(mac.x_addr), mac.x_data.eq(x_mac.data),
+            z_rp.addr.eq(mac.z_addr), mac.z_data.eq(z_rp.data),
+            readers["w_mac"].addr.eq(mac.w_addr), mac.w_data.eq(readers["w_mac"].data),
+            self.mac_busy.eq(mac.busy),
+        ]
+        m.d.comb += [
+            out.res_valid.eq(mac.res_valid), out.res_group.eq(mac.res_group),
+            out.res_acc_c.eq(mac.res_acc_c), out.res_acc_a.eq(mac.res_acc_a),
+            out.s_out.eq(loader.s_out),
+        ]
+        for name in ("m_c", "m_v", "bias"):
+            m.d.comb += [readers[name].addr.eq(out.p_addr), getattr(out, name).eq(readers[name].data)]
+        m.d.comb += [
+            self.m_axis_tdata.eq(out.o.p.data), self.m_axis_tvalid.eq(out.o.valid),
+            out.o.ready.eq(self.m_axis_tready), self.m_axis_tlast.eq(out.o.p.last),
+            self.m_axis_tuser.eq(out.o.p.first),
+        ]
+        return m
