@@ -37,7 +37,14 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests
 
+# the main job: vectors from the golden model, Verilog from Amaranth, cocotb under Verilator
 sim: $(STAMP)
+	$(BIN)/python -m sim run --workload $(WORKLOAD) $(if $(filter 1,$(WAVES)),--waves) $(ARGS)
+
+verilog: $(STAMP)
+	$(BIN)/python -m hw verilog --workload $(WORKLOAD) --out build/verilog $(ARGS)
+
+check: $(STAMP)
 	$(BIN)/python -m golden check --workload $(WORKLOAD) $(ARGS)
 
 vectors: $(STAMP)

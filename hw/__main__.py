@@ -1,0 +1,36 @@
+"""python -m hw: generate the engine's Verilog."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from golden.options import add_config_arguments, config_from_args
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hw",
+                                     description="The X-volution PSSA streaming engine (Amaranth).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("verilog", help="write synthesizable Verilog for a configuration")
+    add_config_arguments(p)
+    p.add_argument("--out", default="build/verilog", help="output folder (default build/verilog)")
+    args = parser.parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+        from .build import TOP, write_verilog
+        from .geometry import Geometry
+
+        path = write_verilog(cfg, Path(args.out) / f"{TOP}_{cfg.name}.v")
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    geo = Geometry(cfg)
+    print(f"{cfg.describe()}\nwrote {path}")
+    print(f"ports: s_axis_tdata[{geo.in_bits}] m_axis_tdata[{geo.out_bits}] "
+          f"s_param_tdata[{geo.param_bits}] ({geo.param_words} parameter words)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""python -m sim: run the engine's Verilog under cocotb on golden vectors and report."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from golden.options import add_config_arguments, config_from_args
+
+from .runner import SIMULATORS, BuildFailed, SimulatorMissing, run_vectors
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def vectors_for(cfg, frames: int, seed: int, source: str) -> Path:
+    """Write (or reuse) the vector set of a configuration under build/vectors/."""
+    from golden.generate import make_vector_set
+    from golden.vectors import VectorFileError, read_vectors, write_vectors
+
+    key = hashlib.sha256(json.dumps([cfg.to_dict(), frames, seed, source],
+                                    sort_keys=True).encode()).hexdigest()[:12]
+    folder = ROOT / "build" / "vectors" / f"{cfg.name}-{key}"
+    try:
+        read_vectors(folder, expect=cfg)
+    except VectorFileError:
+        write_vectors(make_vector_set(cfg, frames=frames, seed=seed, source=source), folder)
+    return folder
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    print(f"configuration: {cfg.describe()}")
+    t0 = time.time()
+    print(f"[1/2] golden vectors: {args.frames} frame(s), {args.source} data, seed {args.seed}",
+          flush=True)
+    folder = vectors_for(cfg, args.frames, args.seed, args.source)
+    print(f"      {folder.relative_to(ROOT)}")
+    print(f"[2/2] {args.simulator}: build (cached per configuration) and simulate", flush=True)
+    result = run_vectors(folder, simulator=args.simulator, stall=args.stall, seed=args.seed,
+                         waves=args.waves)
+    f = result.figures
+    print(f"simulator: {args.simulator}, stall probability on both streams: {args.stall}")
+    print(f"outputs compared: {f['outputs_compared']}, mismatches: {f['mismatches']}, "
+          f"extra beats: {f['extra_beats']}, misplaced tuser: {f['mark_errors']}")
+    print(f"cycles (first input to last output): {f['cycles']} for {f['frames']} frame(s), "
+          f"{f['cycles_per_frame']:.0f} per frame")
+    print(f"MAC utilization: {100 * f['mac_utilization']:.1f}% "
+          f"({f['mac_busy_cycles']} busy cycles of the {cfg.simd}x{cfg.pe} array)")
+    for wave in f["waves"]:
+        print(f"waves: {wave}")
+    print(f"log: {f['log']}\nPASS ({time.time() - t0:.1f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim",
+                                     description="cocotb simulation of the generated Verilog.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="simulate one configuration against the golden model")
+    add_config_arguments(p)
+    p.add_argument("--simulator", choices=sorted(SIMULATORS), default="verilator")
+    p.add_argument("--frames", type=int, default=2, help="frames back to back (default 2)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--source", choices=("random", "image"), default="random")
+    p.add_argument("--stall", type=float, default=0.0,
+                   help="probability that the source idles / the sink refuses a beat")
+    p.add_argument("--waves", action="store_true", help="write a VCD waveform (GTKWave, Surfer)")
+    p.set_defaults(run=cmd_run)
+    args = parser.parse_args(argv)
+    try:
+        if not 0.0 <= args.stall < 1.0:
+            raise ValueError(f"stall: must be in [0, 1), got {args.stall}")
+        return args.run(args)
+    except (ValueError, SimulatorMissing, BuildFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except AssertionError as err:
+        print(f"FAIL: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Unit tests of hardware blocks in Amaranth's simulator, and elaboration-time refusals."""
+import random
+
+import pytest
+from amaranth.sim import Simulator
+
+from golden.config import preset
+from golden.fixed import requantize
+from hw.geometry import Geometry
+from hw.params import param_words, region_images
+from hw.requant import Requantizer
+
+
+def test_requantizer_equals_golden_arithmetic():
+    dut = Requantizer(acc_bits=24, mult_bits=16, shift_bits=6, out_bits=8, terms=2, bias_bits=40)
+    rng = random.Random(1)
+    cases = []
+    for _ in range(300):
+        a0, a1 = rng.randint(-2 ** 23, 2 ** 23 - 1), rng.randint(-2 ** 23, 2 ** 23 - 1)
+        m0, m1 = rng.randint(0, 2 ** 16 - 1), rng.randint(0, 2 ** 16 - 1)
+        shift, bias = rng.randint(1, 40), rng.randint(-2 ** 38, 2 ** 38)
+        want = int(requantize(a0 * m0 + a1 * m1 + bias, 1, shift, 8))
+        cases.append((a0, a1, m0, m1, shift, bias, want))
+
+    async def bench(ctx):
+        for a0, a1, m0, m1, shift, bias, want in cases:
+            for port, value in ((dut.acc0, a0), (dut.acc1, a1), (dut.mult0, m0),
+                                (dut.mult1, m1), (dut.shift, shift), (dut.bias, bias)):
+                ctx.set(port, value)
+            await ctx.tick().repeat(Requantizer.LATENCY)
+            assert ctx.get(dut.result) == want
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_parameter_map_covers_every_weight_once():
+    cfg = preset("tiny", simd=2, pe=4)
+    from golden.generate import make_vector_set
+    layer = make_vector_set(cfg, frames=1).layer
+    images = region_images(cfg, layer)
+    geo = Geometry(cfg)
+    assert len(param_words(cfg, layer)) == geo.param_words
+    # W'_v is tap K^2 of the MAC image: lane pe*SIMD+s of word (og, t, ci)
+    og, ci, pe, s = 1, 2, 3, 1
+    word = images["w_mac"][(og * cfg.taps + 9) * geo.ci_chunks + ci]
+    assert word[pe * cfg.simd + s] == layer.w_v[og * cfg.pe + pe, ci * cfg.simd + s]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(attention="sa"), "^attention: the streaming engine implements 'pssa'"),
+])
+def test_engine_refuses_what_it_cannot_build(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        Geometry(preset("tiny", **overrides))
