@@ -73,9 +73,12 @@ class Geometry:
 
     @property
     def depth(self) -> int:
-        """Pixels the ring buffer holds: a power of two >= 2*reach + 2, so that the input can run
-        a full window ahead of the MAC array while the window behind it is still being read."""
-        return 1 << ceil_log2(2 * self.reach + 2)
+        """Pixels the ring buffer holds: a power of two >= 2*reach + LOOKAHEAD + 2.
+
+        Behind the MAC array's pixel p the ring keeps p's window (reach pixels back); ahead of
+        it the projection must have reached p + reach, and the attention units, up to
+        LOOKAHEAD pixels ahead of the MAC array, their own reach beyond that."""
+        return 1 << ceil_log2(2 * self.reach + LOOKAHEAD + 2)
 
     @property
     def addr_bits(self) -> int:
@@ -85,6 +88,22 @@ class Geometry:
     def count_bits(self) -> int:
         """Width of the free-running pixel counters; differences stay far below 2^(bits-1)."""
         return 32
+
+    @property
+    def proj_lanes(self) -> int:
+        """Rows of [W_q; W_k] the projection computes at once: the fewest that keep its
+        ci_chunks * 2D / lanes cycles per pixel within the MAC array's taps * ci_chunks * co_groups."""
+        rows = 2 * self.cfg.d
+        return min(n for n in range(1, rows + 1)
+                   if rows % n == 0 and rows // n <= self.cfg.taps * self.co_groups)
+
+    @property
+    def proj_groups(self) -> int:
+        return 2 * self.cfg.d // self.proj_lanes
+
+    @property
+    def mac_cycles_per_pixel(self) -> int:
+        return self.cfg.taps * self.ci_chunks * self.co_groups
 
     # ---------------------------------------------------------------- widths
     @property
@@ -104,8 +123,9 @@ class Geometry:
 
         - ``w_mac``: for og in C_out/PE, tap t in 0..K^2 (t = K^2 is W'_v), ci in C_in/SIMD:
           one word of PE x SIMD weights, lane pe*SIMD + s = W[og*PE + pe][ci*SIMD + s].
-        - ``w_qk``: for ci, j in 0..2D-1 (q rows then k rows): SIMD weights W[j][ci*SIMD + s].
-        - ``m_qk``: the 2D projection multipliers (q then k).
+        - ``w_qk``: for ci, row group g in 0..2D/PJ-1 (PJ = ``proj_lanes``; q rows then k rows):
+          PJ x SIMD weights, lane l*SIMD + s = W[g*PJ + l][ci*SIMD + s].
+        - ``m_qk``: per row group g, PJ lanes: the projection multipliers (q then k).
         - ``m_c``, ``m_v``, ``bias``: per output group og, PE lanes.
         - ``scalars``: s_q, s_k, m_a, s_a, m_z, s_z, s_out.
         """
@@ -113,8 +133,9 @@ class Geometry:
         return (
             Region("w_mac", self.co_groups * cfg.taps * self.ci_chunks, cfg.pe * cfg.simd,
                    f.weight_bits),
-            Region("w_qk", self.ci_chunks * 2 * cfg.d, cfg.simd, f.weight_bits),
-            Region("m_qk", 2 * cfg.d, 1, f.mult_bits),
+            Region("w_qk", self.ci_chunks * self.proj_groups, self.proj_lanes * cfg.simd,
+                   f.weight_bits),
+            Region("m_qk", self.proj_groups, self.proj_lanes, f.mult_bits),
             Region("m_c", self.co_groups, cfg.pe, f.mult_bits),
             Region("m_v", self.co_groups, cfg.pe, f.mult_bits),
             Region("bias", self.co_groups, cfg.pe, cfg.requant_bits),
@@ -137,9 +158,14 @@ class Geometry:
         out = {r.name: r.words * r.bits for r in self.regions}
         out["x ring"] = self.depth * cfg.c_in * f.data_bits
         out["q/k ring"] = self.depth * 2 * cfg.d * f.data_bits
-        out["z double buffer"] = 2 * cfg.c_in * f.data_bits
+        out["z buffer"] = SLOTS * cfg.c_in * f.data_bits
         return out
 
+
+#: Pixels the attention units may run ahead of the MAC array, and of each other: the z buffer
+#: and the logit bank hold SLOTS pixels each (a power of two).
+SLOTS = 4
+LOOKAHEAD = 2 * SLOTS
 
 #: Order of the scalar words at the end of the parameter stream.
 SCALAR_ORDER = ("s_q", "s_k", "m_a", "s_a", "m_z", "s_z", "s_out")

@@ -15,8 +15,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .geometry import Geometry, ceil_log2
-from .util import lanes, neighbour, offset_table, window_ready, wrap_inc
+from .geometry import SLOTS, Geometry, ceil_log2
+from .util import PixelCursor, lanes, register, wrap_inc
 
 
 class MacArray(wiring.Component):
@@ -27,11 +27,11 @@ class MacArray(wiring.Component):
         cfg, f = geo.cfg, geo.cfg.fmt
         super().__init__({
             "avail": In(geo.count_bits),      # pixels projected (their x is in the ring)
-            "att_count": In(geo.count_bits),  # pixels whose z is ready
+            "agg_count": In(geo.count_bits),  # pixels whose z is ready
             "sent": In(1),                    # the output stage handed a group on
             "x_addr": Out(max(1, ceil_log2(geo.depth * geo.ci_chunks))),
             "x_data": In(geo.in_bits),
-            "z_addr": Out(max(1, ceil_log2(2 * geo.ci_chunks))),
+            "z_addr": Out(max(1, ceil_log2(SLOTS * geo.ci_chunks))),
             "z_data": In(geo.in_bits),
             "w_addr": Out(max(1, ceil_log2(geo.co_groups * cfg.taps * geo.ci_chunks))),
             "w_data": In(cfg.pe * cfg.simd * f.weight_bits),
@@ -47,25 +47,23 @@ class MacArray(wiring.Component):
         m = Module()
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
         kk, pe, simd = cfg.k * cfg.k, cfg.pe, cfg.simd
-        di_rom, dj_rom, dist_rom = offset_table(cfg.conv_offsets + ((0, 0),), cfg.w)
-        row, col = Signal(range(cfg.h)), Signal(range(cfg.w))
-        pos = Signal(range(cfg.n_pixels))
+        cur = PixelCursor(geo, "mac")
         og = Signal(range(geo.co_groups))
         t = Signal(range(cfg.taps))
         ci = Signal(range(geo.ci_chunks))
-        slot, inside = neighbour(geo, self.count, row, col, di_rom[t], dj_rom[t], dist_rom[t])
+        slot, inside = cur.neighbour(cfg.conv_offsets + ((0, 0),), t)  # tap K^2: z
 
         # ---------------------------------------------------------------- issue
         outstanding = Signal(range(self.credits + 1))
         pixel_start = (og == 0) & (t == 0) & (ci == 0)
         group_start = (t == 0) & (ci == 0)
-        window_ok = (window_ready(self.avail, self.count, pos, geo.reach, cfg.n_pixels)
-                     & (self.att_count != self.count))
+        window_ok = cur.window_ready(self.avail, geo.reach) & (self.agg_count != cur.pixel)
         issue = (~pixel_start | window_ok) & (~group_start | (outstanding < self.credits))
         m.d.comb += [
             self.busy.eq(issue),
             self.x_addr.eq(slot * geo.ci_chunks + ci),
-            self.z_addr.eq(self.count[0] * geo.ci_chunks + ci),
+            self.z_addr.eq(cur.pixel[:ceil_log2(SLOTS)] * geo.ci_chunks + ci),
+            self.count.eq(cur.pixel),
         ]
         taken = issue & group_start
         m.d.sync += outstanding.eq(outstanding + taken - self.sent)
@@ -78,21 +76,17 @@ class MacArray(wiring.Component):
                 with m.If(t == cfg.taps - 1):
                     m.d.sync += og.eq(wrap_inc(og, geo.co_groups - 1))
                     with m.If(og == geo.co_groups - 1):  # the pixel's reads are all issued
-                        m.d.sync += [self.count.eq(self.count + 1),
-                                     pos.eq(wrap_inc(pos, cfg.n_pixels - 1)),
-                                     col.eq(wrap_inc(col, cfg.w - 1))]
-                        with m.If(col == cfg.w - 1):
-                            m.d.sync += row.eq(wrap_inc(row, cfg.h - 1))
+                        cur.step(m)
 
         # ---------------------------------------------------------------- pipeline
         tags = {"valid": issue, "z": t == kk, "inside": inside,
                 "first": (ci == 0) & ((t == 0) | (t == kk)),
                 "last": (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1), "group": og}
-        s1 = _register(m, tags, "s1")
+        s1 = register(m, tags, "s1")
         operand = Mux(s1["z"], self.z_data, Mux(s1["inside"], self.x_data, 0))
         xs = lanes(operand, simd, f.data_bits)
         ws = lanes(self.w_data, pe * simd, f.weight_bits)
-        s2 = _register(m, s1, "s2")
+        s2 = register(m, s1, "s2")
         products = []
         for lane in range(pe):
             row_p = []
@@ -101,7 +95,7 @@ class MacArray(wiring.Component):
                 m.d.sync += p.eq(ws[lane * simd + s] * xs[s])
                 row_p.append(p)
             products.append(row_p)
-        s3 = _register(m, s2, "s3")
+        s3 = register(m, s2, "s3")
         sums = [Signal(signed(f.acc_bits), name=f"lane_sum{lane}") for lane in range(pe)]
         m.d.sync += [sm.eq(sum(row_p)) for sm, row_p in zip(sums, products)]
 
@@ -120,13 +114,3 @@ class MacArray(wiring.Component):
                 m.d.sync += [c.eq(sm + Mux(s3["first"], 0, c)) for sm, c in zip(sums, acc_c)]
         return m
 
-
-def _register(m, tags: dict, name: str) -> dict:
-    """One pipeline register for every tag."""
-    out = {}
-    for key, value in tags.items():
-        reg = Signal.like(value, name=f"{name}_{key}") if isinstance(value, Signal) else \
-            Signal(value.shape(), name=f"{name}_{key}")
-        m.d.sync += reg.eq(value)
-        out[key] = reg
-    return out

@@ -62,7 +62,7 @@ class OutputStage(wiring.Component):
             m.d.comb += [rq.acc0.eq(c), rq.mult0.eq(mc), rq.acc1.eq(a), rq.mult1.eq(mv),
                          rq.bias.eq(b), rq.shift.eq(self.s_out)]
             results.append(rq.result)
-        push, _ = delay(m, valid1, valid1, Requantizer.LATENCY, "push")
+        push, _ = delay(m, valid1, {}, Requantizer.LATENCY, "push")
 
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=geo.out_bits, depth=self.credits)
         m.d.comb += [fifo.w_data.eq(Cat(*results)), fifo.w_en.eq(push)]

@@ -17,12 +17,14 @@ def region_images(cfg: XvConfig, layer: QuantizedLayer) -> dict[str, np.ndarray]
     # w_mac[og, t, ci][pe, s] = W_t[og*PE + pe, ci*SIMD + s], t = K^2 is W'_v
     taps = np.concatenate([layer.w_conv, layer.w_v[None]], 0)          # (K^2+1, C_out, C_in)
     w_mac = taps.reshape(kk + 1, co_n, pe, ci_n, simd).transpose(1, 0, 3, 2, 4)
+    # w_qk[ci, g][l, s] = [W_q; W_k][g*PJ + l, ci*SIMD + s]
+    pj = geo.proj_lanes
     w_qk = np.concatenate([layer.w_q, layer.w_k], 0)                   # (2D, C_in)
-    w_qk = w_qk.reshape(2 * cfg.d, ci_n, simd).transpose(1, 0, 2)
+    w_qk = w_qk.reshape(geo.proj_groups, pj, ci_n, simd).transpose(2, 0, 1, 3)
     images = {
         "w_mac": w_mac.reshape(-1, pe * simd),
-        "w_qk": w_qk.reshape(-1, simd),
-        "m_qk": np.concatenate([layer.m_q, layer.m_k]).reshape(-1, 1),
+        "w_qk": w_qk.reshape(-1, pj * simd),
+        "m_qk": np.concatenate([layer.m_q, layer.m_k]).reshape(-1, pj),
         "m_c": layer.m_c.reshape(co_n, pe),
         "m_v": layer.m_v.reshape(co_n, pe),
         "bias": layer.bias.reshape(co_n, pe),

@@ -1,9 +1,13 @@
 """q/k projections (S2): q = RQ(W_q x_p, m_q, s_q), k = RQ(W_k x_p, m_k, s_k).
 
-Works on the input chunks as they arrive: for each chunk of SIMD channels it runs the 2D rows of
-[W_q; W_k] through SIMD multipliers, one row a cycle, into 2D accumulators.  After the last chunk
-of the pixel it requantizes the 2D sums (one a cycle) and writes q and k of the pixel, packed in
-one word, into the q/k ring at the pixel's slot, then counts the pixel as projected.
+A pipeline without bubbles, fed by the input chunks (SIMD channels of a pixel) as they arrive.
+Each chunk is held for 2D / PJ cycles (``Geometry.proj_groups``); each cycle multiplies it by
+one group of PJ rows of [W_q; W_k] (PJ x SIMD multipliers) into PJ accumulators.  A row group's
+final sum (last chunk) goes straight into PJ requantizers; when the last group of the pixel comes
+out, q and k of the pixel are written, packed in one word, at the pixel's ring slot and the pixel
+is counted as projected.
+
+    issue (w_addr) -> products -> row sums (m_addr) -> accumulate -> requantize (2) -> write
 """
 from __future__ import annotations
 
@@ -14,24 +18,24 @@ from amaranth.lib.wiring import In, Out
 from .geometry import Geometry, ceil_log2
 from .requant import Requantizer
 from .streams import chunk_stream
-from .util import delay, lanes
+from .util import delay, lanes, register, wrap_inc
 
 
 class Projection(wiring.Component):
     def __init__(self, geo: Geometry):
         self.geo = geo
         cfg, f = geo.cfg, geo.cfg.fmt
-        rows = 2 * cfg.d
+        pj, groups = geo.proj_lanes, geo.proj_groups
         super().__init__({
             "chunk": In(chunk_stream(geo.in_bits, max(1, ceil_log2(geo.ci_chunks)))),
-            "w_addr": Out(max(1, ceil_log2(geo.ci_chunks * rows))),
-            "w_data": In(cfg.simd * f.weight_bits),
-            "m_addr": Out(max(1, ceil_log2(rows))),
-            "m_data": In(f.mult_bits),
+            "w_addr": Out(max(1, ceil_log2(geo.ci_chunks * groups))),
+            "w_data": In(pj * cfg.simd * f.weight_bits),
+            "m_addr": Out(max(1, ceil_log2(groups))),
+            "m_data": In(pj * f.mult_bits),
             "s_q": In(f.shift_bits),
             "s_k": In(f.shift_bits),
             "qk_addr": Out(geo.addr_bits),
-            "qk_data": Out(rows * f.data_bits),
+            "qk_data": Out(2 * cfg.d * f.data_bits),
             "qk_en": Out(1),
             "count": Out(geo.count_bits),  # pixels whose q and k are in the ring
         })
@@ -39,77 +43,61 @@ class Projection(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
-        rows = 2 * cfg.d
-        m.submodules.rq = rq = Requantizer(acc_bits=f.acc_bits, mult_bits=f.mult_bits,
-                                           shift_bits=f.shift_bits, out_bits=f.data_bits)
-        acc = Array(Signal(signed(f.acc_bits), name=f"acc{j}") for j in range(rows))
-        x = Signal(geo.in_bits)
-        base = Signal.like(self.w_addr)
-        first_chunk = Signal()
-        end_chunk = Signal()
-        j = Signal(range(rows))
-        drain = Signal(range(4))
+        pj, groups, simd = geo.proj_lanes, geo.proj_groups, cfg.simd
+        g = Signal(range(groups))
 
-        # MAC pipeline: issue (w_addr) -> products and sum -> accumulate
-        issue = Signal()
-        s1_valid, s1_j, s1_first = Signal(), Signal.like(j), Signal()
-        s2_valid, s2_j, s2_first = Signal(), Signal.like(j), Signal()
-        s2_sum = Signal(signed(f.acc_bits))
-        m.d.comb += self.w_addr.eq(base + j)
-        m.d.sync += [s1_valid.eq(issue), s1_j.eq(j), s1_first.eq(first_chunk)]
-        products = [w * v for w, v in zip(lanes(self.w_data, cfg.simd, f.weight_bits),
-                                          lanes(x, cfg.simd, f.data_bits))]
-        m.d.sync += [s2_valid.eq(s1_valid), s2_j.eq(s1_j), s2_first.eq(s1_first),
-                     s2_sum.eq(sum(products))]
-        with m.If(s2_valid):
-            m.d.sync += acc[s2_j].eq(s2_sum + Mux(s2_first, 0, acc[s2_j]))
+        # issue: the chunk stays on the stream until its last row group is issued
+        issue = self.chunk.valid
+        m.d.comb += [self.chunk.ready.eq(g == groups - 1),
+                     self.w_addr.eq(self.chunk.p.index * groups + g)]
+        with m.If(issue):
+            m.d.sync += g.eq(wrap_inc(g, groups - 1))
+        s1 = register(m, {"valid": issue, "g": g, "first": self.chunk.p.index == 0,
+                          "last": self.chunk.p.end, "x": self.chunk.p.data}, "s1")
 
-        # requantization pipeline: issue (m_addr, acc) -> requantizer (2 cycles) -> collect
-        req_issue = Signal()
-        r1_valid, r1_j = Signal(), Signal.like(j)
-        r1_acc = Signal(signed(f.acc_bits))
-        m.d.comb += self.m_addr.eq(j)
-        m.d.sync += [r1_valid.eq(req_issue), r1_j.eq(j), r1_acc.eq(acc[j])]
-        m.d.comb += [rq.acc0.eq(r1_acc), rq.mult0.eq(self.m_data),
-                     rq.shift.eq(Mux(r1_j < cfg.d, self.s_q, self.s_k))]
-        out_valid, out_j = delay(m, r1_valid, r1_j, Requantizer.LATENCY, "rq")
-        word = Array(Signal(f.data_bits, name=f"qk{i}") for i in range(rows))
-        with m.If(out_valid):
-            m.d.sync += word[out_j].eq(rq.result)
-        m.d.comb += [self.qk_addr.eq(self.count[:geo.addr_bits]), self.qk_data.eq(Cat(*word))]
+        # products, then one sum per row
+        weights = lanes(self.w_data, pj * simd, f.weight_bits)
+        xs = lanes(s1["x"], simd, f.data_bits)
+        s2 = register(m, {k: v for k, v in s1.items() if k != "x"}, "s2")
+        prods = [[Signal(signed(f.data_bits + f.weight_bits), name=f"prod{l}_{s}")
+                  for s in range(simd)] for l in range(pj)]
+        for l in range(pj):
+            m.d.sync += [prods[l][s].eq(weights[l * simd + s] * xs[s]) for s in range(simd)]
+        s3 = register(m, s2, "s3")
+        sums = [Signal(signed(f.acc_bits), name=f"row_sum{l}") for l in range(pj)]
+        m.d.sync += [sm.eq(sum(row)) for sm, row in zip(sums, prods)]
+        m.d.comb += self.m_addr.eq(s2["g"])  # multipliers of the group arrive with its sums
 
-        with m.FSM():
-            with m.State("ACCEPT"):
-                m.d.comb += self.chunk.ready.eq(1)
-                with m.If(self.chunk.valid):
-                    m.d.sync += [x.eq(self.chunk.p.data), base.eq(self.chunk.p.index * rows),
-                                 first_chunk.eq(self.chunk.p.index == 0),
-                                 end_chunk.eq(self.chunk.p.end), j.eq(0)]
-                    m.next = "MAC"
-            with m.State("MAC"):
-                m.d.comb += issue.eq(1)
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == rows - 1):
-                    m.d.sync += [j.eq(0), drain.eq(0)]
-                    with m.If(end_chunk):
-                        m.next = "DRAIN"
-                    with m.Else():
-                        m.next = "ACCEPT"
-            with m.State("DRAIN"):  # let the last accumulations land before reading them
-                m.d.sync += drain.eq(drain + 1)
-                with m.If(drain == 2):
-                    m.next = "REQUANT"
-            with m.State("REQUANT"):
-                m.d.comb += req_issue.eq(1)
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == rows - 1):
-                    m.d.sync += j.eq(0)
-                    m.next = "COLLECT"
-            with m.State("COLLECT"):
-                with m.If(out_valid & (out_j == rows - 1)):
-                    m.next = "WRITE"
-            with m.State("WRITE"):
-                m.d.comb += self.qk_en.eq(1)
-                m.d.sync += self.count.eq(self.count + 1)
-                m.next = "ACCEPT"
+        # accumulate over chunks; the last chunk's totals go to the requantizers
+        acc = [Array(Signal(signed(f.acc_bits), name=f"acc{l}_{i}") for i in range(groups))
+               for l in range(pj)]
+        totals = [sm + Mux(s3["first"], 0, a[s3["g"]]) for sm, a in zip(sums, acc)]
+        with m.If(s3["valid"] & ~s3["last"]):
+            m.d.sync += [a[s3["g"]].eq(t) for a, t in zip(acc, totals)]
+        s4 = register(m, {"valid": s3["valid"] & s3["last"], "g": s3["g"],
+                          "m": self.m_data, **{f"t{l}": t[:f.acc_bits]
+                                               for l, t in enumerate(totals)}}, "s4")
+        results = []
+        for l, mult in enumerate(lanes(s4["m"], pj, f.mult_bits, signed_lanes=False)):
+            rq = Requantizer(acc_bits=f.acc_bits, mult_bits=f.mult_bits,
+                             shift_bits=f.shift_bits, out_bits=f.data_bits)
+            m.submodules[f"rq{l}"] = rq
+            is_q = s4["g"] * pj + l < cfg.d
+            m.d.comb += [rq.acc0.eq(s4[f"t{l}"].as_signed()), rq.mult0.eq(mult),
+                         rq.shift.eq(Mux(is_q, self.s_q, self.s_k))]
+            results.append(rq.result)
+        done, out = delay(m, s4["valid"], {"g": s4["g"]}, Requantizer.LATENCY, "rq")
+        done_g = out["g"]
+
+        # collect the groups of a pixel; write the word as its last group comes out
+        held = [Array(Signal(f.data_bits, name=f"qk{l}_{i}") for i in range(groups))
+                for l in range(pj)]
+        with m.If(done):
+            m.d.sync += [h[done_g].eq(r) for h, r in zip(held, results)]
+        word = [results[l] if i == groups - 1 else held[l][i]
+                for i in range(groups) for l in range(pj)]
+        m.d.comb += [self.qk_addr.eq(self.count[:geo.addr_bits]), self.qk_data.eq(Cat(*word)),
+                     self.qk_en.eq(done & (done_g == groups - 1))]
+        with m.If(self.qk_en):
+            m.d.sync += self.count.eq(self.count + 1)
         return m

@@ -3,14 +3,16 @@
                  s_param --> ParamLoader --> w_mac, w_qk, m_qk, m_c, m_v, bias memories, scalars
   s_axis --> InputStage --> x ring ---------------------------+
                   |                                          |
-                  +--> Projection --> q/k ring --> Attention --> z double buffer
-                                                             |          |
-                                                             v          v
+                  +--> Projection --> q ring, k ring --> LogitUnit --> logit bank
+                                                             |                      |
+                                                             +----> Aggregation <---+
+                                                             |           |
+                                                             v           v  z buffer
                                                      MacArray (SIMD x PE) --> OutputStage --> m_axis
 
 Counters couple the blocks (docs/architecture.md): the projection's count of finished pixels
-gates Attention and the MAC array; the MAC array's count of finished pixels frees ring slots for
-the input and z slots for Attention.
+gates the logit unit and the MAC array; each unit's count gates the next; the MAC array's pixel
+frees ring slots for the input and z slots for the aggregation unit.
 """
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import XvConfig
 
-from .attention import Attention
-from .geometry import Geometry
+from .aggregation import Aggregation
+from .geometry import SLOTS, Geometry
 from .input_stage import InputStage
+from .logit import LogitUnit
 from .mac_array import MacArray
 from .output_stage import OutputStage
 from .param_loader import ParamLoader
@@ -66,7 +69,8 @@ class XvolutionEngine(wiring.Component):
         m.submodules.loader = loader = ParamLoader(geo)
         m.submodules.inp = inp = InputStage(geo)
         m.submodules.proj = proj = Projection(geo)
-        m.submodules.att = att = Attention(geo)
+        m.submodules.logit = logit = LogitUnit(geo)
+        m.submodules.agg = agg = Aggregation(geo)
         m.submodules.mac = mac = MacArray(geo, OUTPUT_CREDITS)
         m.submodules.out = out = OutputStage(geo, OUTPUT_CREDITS)
 
@@ -85,11 +89,15 @@ class XvolutionEngine(wiring.Component):
             readers[r.name] = mem.read_port()
 
         # ---------------------------------------------------------- pixel path
+        db = cfg.fmt.data_bits
         x_ring, x_wp = memory("x_ring", geo.in_bits, geo.depth * geo.ci_chunks)
-        qk_ring, qk_wp = memory("qk_ring", 2 * cfg.d * cfg.fmt.data_bits, geo.depth)
-        z_buf, z_wp = memory("z_buf", geo.in_bits, 2 * geo.ci_chunks)
-        x_att, x_mac = x_ring.read_port(), x_ring.read_port()
-        qk_rp, z_rp = qk_ring.read_port(), z_buf.read_port()
+        q_ring, q_wp = memory("q_ring", cfg.d * db, geo.depth)
+        k_ring, k_wp = memory("k_ring", cfg.d * db, geo.depth)
+        bank, a_wp = memory("logit_bank", db, SLOTS * 9)
+        z_buf, z_wp = memory("z_buf", geo.in_bits, SLOTS * geo.ci_chunks)
+        x_agg, x_mac = x_ring.read_port(), x_ring.read_port()
+        q_rp, k_rp, a_rp, z_rp = (q_ring.read_port(), k_ring.read_port(), bank.read_port(),
+                                  z_buf.read_port())
 
         m.d.comb += [
             inp.i.p.data.eq(self.s_axis_tdata), inp.i.p.first.eq(self.s_axis_tuser),
@@ -105,18 +113,26 @@ class XvolutionEngine(wiring.Component):
             readers["w_qk"].addr.eq(proj.w_addr), proj.w_data.eq(readers["w_qk"].data),
             readers["m_qk"].addr.eq(proj.m_addr), proj.m_data.eq(readers["m_qk"].data),
             proj.s_q.eq(loader.s_q), proj.s_k.eq(loader.s_k),
-            qk_wp.addr.eq(proj.qk_addr), qk_wp.data.eq(proj.qk_data), qk_wp.en.eq(proj.qk_en),
+            q_wp.addr.eq(proj.qk_addr), q_wp.data.eq(proj.qk_data[:cfg.d * db]),
+            k_wp.addr.eq(proj.qk_addr), k_wp.data.eq(proj.qk_data[cfg.d * db:]),
+            q_wp.en.eq(proj.qk_en), k_wp.en.eq(proj.qk_en),
         ]
         m.d.comb += [
-            att.avail.eq(proj.count), att.mac_count.eq(mac.count),
-            qk_rp.addr.eq(att.qk_addr), att.qk_data.eq(qk_rp.data),
-            x_att.addr.eq(att.x_addr), att.x_data.eq(x_att.data),
-            att.m_a.eq(loader.m_a), att.s_a.eq(loader.s_a),
-            att.m_z.eq(loader.m_z), att.s_z.eq(loader.s_z),
-            z_wp.addr.eq(att.z_addr), z_wp.data.eq(att.z_data), z_wp.en.eq(att.z_en),
+            logit.avail.eq(proj.count), logit.agg_issued.eq(agg.issued),
+            q_rp.addr.eq(logit.q_addr), logit.q_data.eq(q_rp.data),
+            k_rp.addr.eq(logit.k_addr), logit.k_data.eq(k_rp.data),
+            logit.m_a.eq(loader.m_a), logit.s_a.eq(loader.s_a),
+            a_wp.addr.eq(logit.a_addr), a_wp.data.eq(logit.a_data), a_wp.en.eq(logit.a_en),
         ]
         m.d.comb += [
-            mac.avail.eq(proj.count), mac.att_count.eq(att.count), mac.sent.eq(out.sent),
+            agg.logit_count.eq(logit.count), agg.mac_count.eq(mac.count),
+            x_agg.addr.eq(agg.x_addr), agg.x_data.eq(x_agg.data),
+            a_rp.addr.eq(agg.a_addr), agg.a_data.eq(a_rp.data),
+            agg.m_z.eq(loader.m_z), agg.s_z.eq(loader.s_z),
+            z_wp.addr.eq(agg.z_addr), z_wp.data.eq(agg.z_data), z_wp.en.eq(agg.z_en),
+        ]
+        m.d.comb += [
+            mac.avail.eq(proj.count), mac.agg_count.eq(agg.count), mac.sent.eq(out.sent),
             x_mac.addr.eq(mac.x_addr), mac.x_data.eq(x_mac.data),
             z_rp.addr.eq(mac.z_addr), mac.z_data.eq(z_rp.data),
             readers["w_mac"].addr.eq(mac.w_addr), mac.w_data.eq(readers["w_mac"].data),

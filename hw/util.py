@@ -17,36 +17,56 @@ def lanes(word, count: int, bits: int, signed_lanes: bool = True) -> list:
     return [v.as_signed() for v in out] if signed_lanes else out
 
 
-def offset_table(offsets, width: int):
-    """ROMs (as Arrays of constants) of row offsets, column offsets and raster distances."""
-    return (Array(Const(di, signed(8)) for di, _ in offsets),
-            Array(Const(dj, signed(8)) for _, dj in offsets),
-            Array(Const(di * width + dj, signed(24)) for di, dj in offsets))
+class PixelCursor:
+    """The pixel a unit works on: a free-running index (its ring slot is the low bits), its row,
+    column and position in the frame.  ``step()`` returns the statements that move it on."""
+
+    def __init__(self, geo: Geometry, name: str):
+        self.geo = geo
+        cfg = geo.cfg
+        self.pixel = Signal(geo.count_bits, name=f"{name}_pixel")
+        self.row = Signal(range(cfg.h), name=f"{name}_row")
+        self.col = Signal(range(cfg.w), name=f"{name}_col")
+        self.pos = Signal(range(cfg.n_pixels), name=f"{name}_pos")
+
+    def step(self, m) -> None:
+        cfg = self.geo.cfg
+        m.d.sync += [self.pixel.eq(self.pixel + 1), self.pos.eq(wrap_inc(self.pos, cfg.n_pixels - 1)),
+                     self.col.eq(wrap_inc(self.col, cfg.w - 1))]
+        with m.If(self.col == cfg.w - 1):
+            m.d.sync += self.row.eq(wrap_inc(self.row, cfg.h - 1))
+
+    def neighbour(self, offsets, tap):
+        """Ring slot of the pixel at offsets[tap] and whether it lies inside the frame."""
+        cfg = self.geo.cfg
+        di = Array(Const(a, signed(8)) for a, _ in offsets)[tap]
+        dj = Array(Const(b, signed(8)) for _, b in offsets)[tap]
+        distance = Array(Const(a * cfg.w + b, signed(24)) for a, b in offsets)[tap]
+        inside = ((self.row + di >= 0) & (self.row + di < cfg.h)
+                  & (self.col + dj >= 0) & (self.col + dj < cfg.w))
+        return (self.pixel + distance)[:self.geo.addr_bits], inside
+
+    def window_ready(self, avail, reach: int):
+        """Are the pixels up to min(pixel + reach, end of its frame) projected?  ``avail``
+        counts projected pixels; counters are compared by modular difference."""
+        ahead = (avail - self.pixel)[:32]
+        left = self.geo.cfg.n_pixels - self.pos  # pixels of this frame from this one on
+        return ahead >= Mux(left < reach + 1, left, reach + 1)
 
 
-def neighbour(geo: Geometry, count, row, col, di, dj, distance):
-    """Ring slot of pixel ``count + distance`` and whether (row+di, col+dj) lies in the frame."""
-    inside = (row + di >= 0) & (row + di < geo.cfg.h) & (col + dj >= 0) & (col + dj < geo.cfg.w)
-    slot = (count + distance)[:geo.addr_bits]
-    return slot, inside
-
-
-def window_ready(avail, count, pos, reach: int, pixels: int):
-    """Are the pixels up to min(count + reach, end of frame) projected?
-
-    ``avail`` counts projected pixels, ``count`` is this engine's pixel, ``pos`` its index in the
-    frame; all counters are free-running, compared by modular difference.
-    """
-    ahead = (avail - count)[:32]
-    left = pixels - pos  # pixels of this frame from this one on
-    need = Mux(left < reach + 1, left, reach + 1)
-    return ahead >= need
-
-
-def delay(m, valid, tag, cycles: int, name: str):
-    """Delay a (valid, tag) pair by ``cycles`` registers, for tags that ride along a pipeline."""
+def delay(m, valid, tags: dict, cycles: int, name: str):
+    """Delay a valid bit and a dict of tags by ``cycles`` registers."""
     for i in range(cycles):
-        v, t = Signal(name=f"{name}{i}_valid"), Signal.like(tag, name=f"{name}{i}_tag")
-        m.d.sync += [v.eq(valid), t.eq(tag)]
-        valid, tag = v, t
-    return valid, tag
+        tags = register(m, {"valid": valid, **tags}, f"{name}{i}")
+        valid = tags.pop("valid")
+    return valid, tags
+
+
+def register(m, tags: dict, name: str) -> dict:
+    """One pipeline register for every tag (a dict of values); returns the registered dict."""
+    out = {}
+    for key, value in tags.items():
+        reg = Signal(value.shape(), name=f"{name}_{key}")
+        m.d.sync += reg.eq(value)
+        out[key] = reg
+    return out

@@ -1,0 +1,88 @@
+"""Aggregation unit (S9): z_p = RQ(sum_{d in Delta_L} a_p(d) x_{p+d}, m_z, s_z).
+
+For each chunk ci of SIMD channels, nine cycles, one offset d each: the x ring answers
+x_{p+d} (zero outside the frame), the logit bank answers a_p(d), SIMD multipliers accumulate;
+after the ninth the SIMD sums are requantized and written into the z buffer (``SLOTS`` pixels),
+where the MAC array reads them as its last tap.  No bubbles between chunks or pixels.  Pixel p
+starts once its logits are in the bank and its z slot is free (the MAC array has finished
+reading pixel p - SLOTS).
+
+    issue (x_addr, a_addr) -> products -> accumulate -> requantize (2) -> z write
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .geometry import SLOTS, Geometry, ceil_log2
+from .requant import Requantizer
+from .util import PixelCursor, delay, lanes, register, wrap_inc
+
+
+class Aggregation(wiring.Component):
+    def __init__(self, geo: Geometry):
+        self.geo = geo
+        cfg, f = geo.cfg, geo.cfg.fmt
+        super().__init__({
+            "logit_count": In(geo.count_bits),  # pixels whose logits are in the bank
+            "mac_count": In(geo.count_bits),    # pixels the MAC array has finished reading
+            "x_addr": Out(max(1, ceil_log2(geo.depth * geo.ci_chunks))),
+            "x_data": In(geo.in_bits),
+            "a_addr": Out(ceil_log2(SLOTS * 9)),
+            "a_data": In(f.data_bits),
+            "m_z": In(f.mult_bits), "s_z": In(f.shift_bits),
+            "z_addr": Out(max(1, ceil_log2(SLOTS * geo.ci_chunks))),
+            "z_data": Out(geo.in_bits),
+            "z_en": Out(1),
+            "issued": Out(geo.count_bits),      # pixels whose reads are all issued
+            "count": Out(geo.count_bits),       # pixels whose z is in the buffer
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
+        db, simd, last_t = f.data_bits, cfg.simd, 8
+        cur = PixelCursor(geo, "agg")
+        t = Signal(range(9))
+        ci = Signal(range(geo.ci_chunks))
+        slot, inside = cur.neighbour(cfg.shift_offsets, t)
+        bank = cur.pixel[:ceil_log2(SLOTS)]
+        start = ((self.logit_count != cur.pixel)
+                 & ((cur.pixel - self.mac_count)[:geo.count_bits] < SLOTS))
+        issue = Mux((t == 0) & (ci == 0), start, 1)
+        pixel_done = issue & (t == last_t) & (ci == geo.ci_chunks - 1)
+        with m.If(issue):
+            m.d.sync += t.eq(wrap_inc(t, last_t))
+            with m.If(t == last_t):
+                m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
+        with m.If(pixel_done):
+            cur.step(m)
+        m.d.comb += [self.issued.eq(cur.pixel), self.x_addr.eq(slot * geo.ci_chunks + ci),
+                     self.a_addr.eq(bank * 9 + t)]
+
+        s1 = register(m, {"valid": issue, "t": t, "ci": ci, "inside": inside, "bank": bank}, "s1")
+        prods = [Signal(signed(2 * db), name=f"ax{s}") for s in range(simd)]
+        a = self.a_data.as_signed()
+        m.d.sync += [p.eq(Mux(s1["inside"], a * xv, 0))
+                     for p, xv in zip(prods, lanes(self.x_data, simd, db))]
+        s2 = register(m, s1, "s2")
+        z_acc = [Signal(signed(f.acc_bits), name=f"zacc{s}") for s in range(simd)]
+        with m.If(s2["valid"]):
+            m.d.sync += [za.eq(p + Mux(s2["t"] == 0, 0, za)) for za, p in zip(z_acc, prods)]
+        s3 = register(m, {"valid": s2["valid"] & (s2["t"] == last_t), "ci": s2["ci"],
+                          "bank": s2["bank"]}, "s3")
+        z_out = []
+        for s, za in enumerate(z_acc):
+            rq = Requantizer(acc_bits=f.acc_bits, mult_bits=f.mult_bits,
+                             shift_bits=f.shift_bits, out_bits=db)
+            m.submodules[f"rq{s}"] = rq
+            m.d.comb += [rq.acc0.eq(za), rq.mult0.eq(self.m_z), rq.shift.eq(self.s_z)]
+            z_out.append(rq.result)
+        valid, out = delay(m, s3["valid"], {"ci": s3["ci"], "bank": s3["bank"]},
+                           Requantizer.LATENCY, "rq")
+        m.d.comb += [self.z_en.eq(valid), self.z_data.eq(Cat(*z_out)),
+                     self.z_addr.eq(out["bank"] * geo.ci_chunks + out["ci"])]
+        with m.If(valid & (out["ci"] == geo.ci_chunks - 1)):
+            m.d.sync += self.count.eq(self.count + 1)
+        return m
