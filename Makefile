@@ -18,7 +18,7 @@ ARGS     ?=
 WAVES    ?= 0
 JOBS     ?= 2
 
-.PHONY: all sim test verilog vectors check error clean distclean deps
+.PHONY: all sim test verilog synth bench vectors check error clean distclean deps
 
 all: test
 
@@ -43,6 +43,12 @@ sim: $(STAMP)
 
 verilog: $(STAMP)
 	$(BIN)/python -m hw verilog --workload $(WORKLOAD) --out build/verilog $(ARGS)
+
+synth: $(STAMP)
+	$(BIN)/python -m reports synth --workload $(WORKLOAD) $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m reports bench $(ARGS)
 
 check: $(STAMP)
 	$(BIN)/python -m golden check --workload $(WORKLOAD) $(ARGS)

@@ -7,7 +7,7 @@ where the MAC array reads them as its last tap.  No bubbles between chunks or pi
 starts once its logits are in the bank and its z slot is free (the MAC array has finished
 reading pixel p - SLOTS).
 
-    issue (x_addr, a_addr) -> products -> accumulate -> requantize (2) -> z write
+    issue (x_addr, a_addr) -> register -> products -> accumulate -> requantizer -> z write
 """
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ class Aggregation(wiring.Component):
         super().__init__({
             "logit_count": In(geo.count_bits),  # pixels whose logits are in the bank
             "mac_count": In(geo.count_bits),    # pixels the MAC array has finished reading
-            "x_addr": Out(max(1, ceil_log2(geo.depth * geo.ci_chunks))),
+            "x_addr": Out(max(1, ceil_log2(geo.x_words))),
             "x_data": In(geo.in_bits),
-            "a_addr": Out(ceil_log2(SLOTS * 9)),
+            "a_addr": Out(ceil_log2(geo.bank_words)),
             "a_data": In(f.data_bits),
             "m_z": In(f.mult_bits), "s_z": In(f.shift_bits),
-            "z_addr": Out(max(1, ceil_log2(SLOTS * geo.ci_chunks))),
+            "z_addr": Out(max(1, ceil_log2(geo.z_words))),
             "z_data": Out(geo.in_bits),
             "z_en": Out(1),
             "issued": Out(geo.count_bits),      # pixels whose reads are all issued
@@ -44,7 +44,7 @@ class Aggregation(wiring.Component):
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
         db, simd, last_t = f.data_bits, cfg.simd, 8
         cur = PixelCursor(geo, "agg")
-        t = Signal(range(9))
+        t = Signal(4)  # 0..8: a nibble of the logit bank address
         ci = Signal(range(geo.ci_chunks))
         slot, inside = cur.neighbour(cfg.shift_offsets, t)
         bank = cur.pixel[:ceil_log2(SLOTS)]
@@ -58,15 +58,16 @@ class Aggregation(wiring.Component):
                 m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
         with m.If(pixel_done):
             cur.step(m)
-        m.d.comb += [self.issued.eq(cur.pixel), self.x_addr.eq(slot * geo.ci_chunks + ci),
-                     self.a_addr.eq(bank * 9 + t)]
+        m.d.comb += [self.issued.eq(cur.pixel), self.x_addr.eq(Cat(ci[:geo.chunk_bits], slot)),
+                     self.a_addr.eq(Cat(t, bank))]
 
-        s1 = register(m, {"valid": issue, "t": t, "ci": ci, "inside": inside, "bank": bank}, "s1")
+        s0 = register(m, {"valid": issue, "t": t, "ci": ci, "inside": inside, "bank": bank}, "s0")
+        s1 = register(m, {**s0, "a": self.a_data, "x": self.x_data}, "s1")  # memory outputs
         prods = [Signal(signed(2 * db), name=f"ax{s}") for s in range(simd)]
-        a = self.a_data.as_signed()
+        a = s1["a"].as_signed()
         m.d.sync += [p.eq(Mux(s1["inside"], a * xv, 0))
-                     for p, xv in zip(prods, lanes(self.x_data, simd, db))]
-        s2 = register(m, s1, "s2")
+                     for p, xv in zip(prods, lanes(s1["x"], simd, db))]
+        s2 = register(m, {k: v for k, v in s1.items() if k not in ("a", "x")}, "s2")
         z_acc = [Signal(signed(f.acc_bits), name=f"zacc{s}") for s in range(simd)]
         with m.If(s2["valid"]):
             m.d.sync += [za.eq(p + Mux(s2["t"] == 0, 0, za)) for za, p in zip(z_acc, prods)]
@@ -82,7 +83,7 @@ class Aggregation(wiring.Component):
         valid, out = delay(m, s3["valid"], {"ci": s3["ci"], "bank": s3["bank"]},
                            Requantizer.LATENCY, "rq")
         m.d.comb += [self.z_en.eq(valid), self.z_data.eq(Cat(*z_out)),
-                     self.z_addr.eq(out["bank"] * geo.ci_chunks + out["ci"])]
+                     self.z_addr.eq(Cat(out["ci"][:geo.chunk_bits], out["bank"]))]
         with m.If(valid & (out["ci"] == geo.ci_chunks - 1)):
             m.d.sync += self.count.eq(self.count + 1)
         return m

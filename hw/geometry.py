@@ -84,6 +84,26 @@ class Geometry:
     def addr_bits(self) -> int:
         return ceil_log2(self.depth)
 
+    # Buffer addresses are bit fields, {slot, chunk} or {slot, tap}: no multiplier in an address
+    # path (a multiply by a constant lands in a DSP block and sets the clock).
+    @property
+    def chunk_bits(self) -> int:
+        return ceil_log2(self.ci_chunks)
+
+    @property
+    def x_words(self) -> int:
+        """Words of the x ring: depth pixels, 2^chunk_bits words each."""
+        return self.depth << self.chunk_bits
+
+    @property
+    def z_words(self) -> int:
+        return SLOTS << self.chunk_bits
+
+    @property
+    def bank_words(self) -> int:
+        """Words of the logit bank: SLOTS pixels, 16 words each (nine used)."""
+        return SLOTS * 16
+
     @property
     def count_bits(self) -> int:
         """Width of the free-running pixel counters; differences stay far below 2^(bits-1)."""
@@ -156,9 +176,10 @@ class Geometry:
         """On-chip storage of the engine in bits, by memory."""
         cfg, f = self.cfg, self.cfg.fmt
         out = {r.name: r.words * r.bits for r in self.regions}
-        out["x ring"] = self.depth * cfg.c_in * f.data_bits
+        out["x ring"] = self.x_words * self.in_bits
         out["q/k ring"] = self.depth * 2 * cfg.d * f.data_bits
-        out["z buffer"] = SLOTS * cfg.c_in * f.data_bits
+        out["z buffer"] = self.z_words * self.in_bits
+        out["logit bank"] = self.bank_words * f.data_bits
         return out
 
 

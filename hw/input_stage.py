@@ -8,7 +8,7 @@ finished with the pixel that used that slot before.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,14 +20,13 @@ from .util import wrap_inc
 class InputStage(wiring.Component):
     def __init__(self, geo: Geometry):
         self.geo = geo
-        words = geo.depth * geo.ci_chunks
         super().__init__({
             "i": In(beat_stream(geo.in_bits)),
             "chunk": Out(chunk_stream(geo.in_bits, max(1, ceil_log2(geo.ci_chunks)))),
             "space": In(1),          # the ring slot of the next pixel is free
             "enable": In(1),         # parameters are loaded
             "pixel": Out(geo.count_bits),  # index of the pixel being received
-            "x_addr": Out(max(1, ceil_log2(words))),
+            "x_addr": Out(max(1, ceil_log2(geo.x_words))),
             "x_data": Out(geo.in_bits),
             "x_en": Out(1),
             "error": Out(1),
@@ -49,14 +48,13 @@ class InputStage(wiring.Component):
             self.chunk.p.end.eq(ci == geo.ci_chunks - 1),
             self.x_data.eq(self.i.p.data),
             self.x_en.eq(self.i.valid & self.i.ready),
+            self.x_addr.eq(Cat(ci[:geo.chunk_bits], self.pixel[:geo.addr_bits])),
         ]
         with m.If(self.i.valid & self.i.ready):
             expect_first = (row == 0) & (col == 0) & (ci == 0)
             expect_last = (col == cfg.w - 1) & (ci == geo.ci_chunks - 1)
             with m.If((self.i.p.first != expect_first) | (self.i.p.last != expect_last)):
                 m.d.sync += self.error.eq(1)
-            last_word = geo.depth * geo.ci_chunks - 1
-            m.d.sync += self.x_addr.eq(wrap_inc(self.x_addr, last_word))
             with m.If(ci == geo.ci_chunks - 1):
                 m.d.sync += [ci.eq(0), self.pixel.eq(self.pixel + 1)]
                 with m.If(col == cfg.w - 1):

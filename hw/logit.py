@@ -7,11 +7,11 @@ aggregation unit reads it.  A neighbour outside the frame has k = 0, so its logi
 starts once the q/k ring holds every pixel up to p + L*W + L (or the frame's end) and the bank
 slot is free (the aggregation unit has issued pixel p - SLOTS).
 
-    issue (q_addr, k_addr) -> products -> dot product -> requantize (2) -> bank write
+    issue (q_addr, k_addr) -> register -> products -> dot product -> requantizer -> bank
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,7 +32,7 @@ class LogitUnit(wiring.Component):
             "k_addr": Out(geo.addr_bits),
             "k_data": In(cfg.d * f.data_bits),
             "m_a": In(f.mult_bits), "s_a": In(f.shift_bits),
-            "a_addr": Out(ceil_log2(SLOTS * 9)),
+            "a_addr": Out(ceil_log2(geo.bank_words)),
             "a_data": Out(f.data_bits),
             "a_en": Out(1),
             "count": Out(geo.count_bits),      # pixels whose nine logits are in the bank
@@ -43,7 +43,7 @@ class LogitUnit(wiring.Component):
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
         db, last_t = f.data_bits, 8
         cur = PixelCursor(geo, "logit")
-        t = Signal(range(9))
+        t = Signal(4)  # 0..8: a nibble of the logit bank address
         slot, inside = cur.neighbour(cfg.shift_offsets, t)
         start = (cur.window_ready(self.avail, cfg.shift * cfg.w + cfg.shift)
                  & ((cur.pixel - self.agg_issued)[:geo.count_bits] < SLOTS))
@@ -53,12 +53,13 @@ class LogitUnit(wiring.Component):
             with m.If(t == last_t):
                 cur.step(m)
         m.d.comb += [self.q_addr.eq(cur.pixel[:geo.addr_bits]), self.k_addr.eq(slot)]
-        s1 = register(m, {"valid": issue, "t": t, "inside": inside,
-                          "bank": cur.pixel[:ceil_log2(SLOTS)]}, "s1")
+        s0 = register(m, {"valid": issue, "t": t, "inside": inside,
+                          "bank": cur.pixel[:ceil_log2(SLOTS)]}, "s0")
+        s1 = register(m, {**s0, "q": self.q_data, "k": self.k_data}, "s1")  # memory outputs
         products = [Signal(signed(2 * db), name=f"qk{i}") for i in range(cfg.d)]
         m.d.sync += [p.eq(Mux(s1["inside"], q * k, 0)) for p, q, k in zip(
-            products, lanes(self.q_data, cfg.d, db), lanes(self.k_data, cfg.d, db))]
-        s2 = register(m, s1, "s2")
+            products, lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))]
+        s2 = register(m, {k: v for k, v in s1.items() if k not in ("q", "k")}, "s2")
         dot = Signal(signed(f.acc_bits))
         m.d.sync += dot.eq(sum(products))
         s3 = register(m, s2, "s3")
@@ -67,7 +68,7 @@ class LogitUnit(wiring.Component):
         m.d.comb += [rq.acc0.eq(dot), rq.mult0.eq(self.m_a), rq.shift.eq(self.s_a)]
         tag = {"t": s3["t"], "bank": s3["bank"]}
         valid, out = delay(m, s3["valid"], tag, Requantizer.LATENCY, "rq")
-        m.d.comb += [self.a_en.eq(valid), self.a_addr.eq(out["bank"] * 9 + out["t"]),
+        m.d.comb += [self.a_en.eq(valid), self.a_addr.eq(Cat(out["t"], out["bank"])),
                      self.a_data.eq(rq.result)]
         with m.If(valid & (out["t"] == last_t)):
             m.d.sync += self.count.eq(self.count + 1)

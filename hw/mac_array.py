@@ -20,7 +20,6 @@ from .util import PixelCursor, lanes, register, wrap_inc
 
 
 class MacArray(wiring.Component):
-    PIPELINE = 4  # issue -> operands -> products -> lane sums -> accumulate
 
     def __init__(self, geo: Geometry, credits: int):
         self.geo, self.credits = geo, credits
@@ -29,9 +28,9 @@ class MacArray(wiring.Component):
             "avail": In(geo.count_bits),      # pixels projected (their x is in the ring)
             "agg_count": In(geo.count_bits),  # pixels whose z is ready
             "sent": In(1),                    # the output stage handed a group on
-            "x_addr": Out(max(1, ceil_log2(geo.depth * geo.ci_chunks))),
+            "x_addr": Out(max(1, ceil_log2(geo.x_words))),
             "x_data": In(geo.in_bits),
-            "z_addr": Out(max(1, ceil_log2(SLOTS * geo.ci_chunks))),
+            "z_addr": Out(max(1, ceil_log2(geo.z_words))),
             "z_data": In(geo.in_bits),
             "w_addr": Out(max(1, ceil_log2(geo.co_groups * cfg.taps * geo.ci_chunks))),
             "w_data": In(cfg.pe * cfg.simd * f.weight_bits),
@@ -61,8 +60,8 @@ class MacArray(wiring.Component):
         issue = (~pixel_start | window_ok) & (~group_start | (outstanding < self.credits))
         m.d.comb += [
             self.busy.eq(issue),
-            self.x_addr.eq(slot * geo.ci_chunks + ci),
-            self.z_addr.eq(cur.pixel[:ceil_log2(SLOTS)] * geo.ci_chunks + ci),
+            self.x_addr.eq(Cat(ci[:geo.chunk_bits], slot)),
+            self.z_addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:ceil_log2(SLOTS)])),
             self.count.eq(cur.pixel),
         ]
         taken = issue & group_start
@@ -82,11 +81,13 @@ class MacArray(wiring.Component):
         tags = {"valid": issue, "z": t == kk, "inside": inside,
                 "first": (ci == 0) & ((t == 0) | (t == kk)),
                 "last": (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1), "group": og}
-        s1 = register(m, tags, "s1")
-        operand = Mux(s1["z"], self.z_data, Mux(s1["inside"], self.x_data, 0))
+        s0 = register(m, tags, "s0")
+        # the memories answer now; their outputs are registered before any logic
+        s1 = register(m, {**s0, "x": self.x_data, "zv": self.z_data, "w": self.w_data}, "s1")
+        operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
         xs = lanes(operand, simd, f.data_bits)
-        ws = lanes(self.w_data, pe * simd, f.weight_bits)
-        s2 = register(m, s1, "s2")
+        ws = lanes(s1["w"], pe * simd, f.weight_bits)
+        s2 = register(m, {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}, "s2")
         products = []
         for lane in range(pe):
             row_p = []

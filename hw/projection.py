@@ -7,7 +7,8 @@ final sum (last chunk) goes straight into PJ requantizers; when the last group o
 out, q and k of the pixel are written, packed in one word, at the pixel's ring slot and the pixel
 is counted as projected.
 
-    issue (w_addr) -> products -> row sums (m_addr) -> accumulate -> requantize (2) -> write
+    issue (w_addr) -> register -> products -> row sums (m_addr) -> accumulate -> register
+    -> requantizer (``Requantizer.LATENCY``) -> write
 """
 from __future__ import annotations
 
@@ -48,17 +49,18 @@ class Projection(wiring.Component):
 
         # issue: the chunk stays on the stream until its last row group is issued
         issue = self.chunk.valid
-        m.d.comb += [self.chunk.ready.eq(g == groups - 1),
-                     self.w_addr.eq(self.chunk.p.index * groups + g)]
-        with m.If(issue):
-            m.d.sync += g.eq(wrap_inc(g, groups - 1))
-        s1 = register(m, {"valid": issue, "g": g, "first": self.chunk.p.index == 0,
-                          "last": self.chunk.p.end, "x": self.chunk.p.data}, "s1")
+        m.d.comb += self.chunk.ready.eq(g == groups - 1)
+        with m.If(issue):  # chunks arrive in order: the weight address is a running counter
+            m.d.sync += [g.eq(wrap_inc(g, groups - 1)),
+                         self.w_addr.eq(wrap_inc(self.w_addr, geo.ci_chunks * groups - 1))]
+        s0 = register(m, {"valid": issue, "g": g, "first": self.chunk.p.index == 0,
+                          "last": self.chunk.p.end, "x": self.chunk.p.data}, "s0")
+        s1 = register(m, {**s0, "w": self.w_data}, "s1")  # memory output registered
 
         # products, then one sum per row
-        weights = lanes(self.w_data, pj * simd, f.weight_bits)
+        weights = lanes(s1["w"], pj * simd, f.weight_bits)
         xs = lanes(s1["x"], simd, f.data_bits)
-        s2 = register(m, {k: v for k, v in s1.items() if k != "x"}, "s2")
+        s2 = register(m, {k: v for k, v in s1.items() if k not in ("x", "w")}, "s2")
         prods = [[Signal(signed(f.data_bits + f.weight_bits), name=f"prod{l}_{s}")
                   for s in range(simd)] for l in range(pj)]
         for l in range(pj):

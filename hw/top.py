@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 from golden.config import XvConfig
 
 from .aggregation import Aggregation
-from .geometry import SLOTS, Geometry
+from .geometry import Geometry
 from .input_stage import InputStage
 from .logit import LogitUnit
 from .mac_array import MacArray
@@ -90,11 +90,11 @@ class XvolutionEngine(wiring.Component):
 
         # ---------------------------------------------------------- pixel path
         db = cfg.fmt.data_bits
-        x_ring, x_wp = memory("x_ring", geo.in_bits, geo.depth * geo.ci_chunks)
+        x_ring, x_wp = memory("x_ring", geo.in_bits, geo.x_words)
         q_ring, q_wp = memory("q_ring", cfg.d * db, geo.depth)
         k_ring, k_wp = memory("k_ring", cfg.d * db, geo.depth)
-        bank, a_wp = memory("logit_bank", db, SLOTS * 9)
-        z_buf, z_wp = memory("z_buf", geo.in_bits, SLOTS * geo.ci_chunks)
+        bank, a_wp = memory("logit_bank", db, geo.bank_words)
+        z_buf, z_wp = memory("z_buf", geo.in_bits, geo.z_words)
         x_agg, x_mac = x_ring.read_port(), x_ring.read_port()
         q_rp, k_rp, a_rp, z_rp = (q_ring.read_port(), k_ring.read_port(), bank.read_port(),
                                   z_buf.read_port())

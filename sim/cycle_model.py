@@ -20,11 +20,12 @@ from hw.requant import Requantizer
 
 RQ = Requantizer.LATENCY
 # cycles from a unit's last issue of a pixel to the first cycle its count shows the pixel
-PROJ_DONE = 5 + RQ   # issue -> products -> sums -> accumulate -> register -> requantizer
-LOGIT_DONE = 4 + RQ  # issue -> products -> dot -> requantizer -> count
-AGG_DONE = 4 + RQ    # issue -> products -> accumulate -> requantizer -> count
+PROJ_DONE = 6 + RQ   # issue, memory register, products, sums, accumulate, register, requantizer
+LOGIT_DONE = 5 + RQ  # issue, memory register, products, dot product, requantizer, count
+AGG_DONE = 5 + RQ    # issue, memory register, products, accumulate, requantizer, count
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
-OUTPUT_DELAY = 7 + RQ  # issue, products, sums, accumulate, result, parameters, FIFO
+OUTPUT_DELAY = 8 + RQ  # issue, memory register, products, sums, accumulate, result,
+#                        parameters, requantizer, FIFO
 
 
 @dataclass(frozen=True)
