@@ -48,8 +48,7 @@ class Aggregation(wiring.Component):
         ci = Signal(range(geo.ci_chunks))
         slot, inside = cur.neighbour(cfg.shift_offsets, t)
         bank = cur.pixel[:ceil_log2(SLOTS)]
-        start = ((self.logit_count != cur.pixel)
-                 & ((cur.pixel - self.mac_count)[:geo.count_bits] < SLOTS))
+        start = (cur.behind(self.logit_count) != 0) & (cur.ahead_of(self.mac_count) < SLOTS)
         issue = Mux((t == 0) & (ci == 0), start, 1)
         pixel_done = issue & (t == last_t) & (ci == geo.ci_chunks - 1)
         with m.If(issue):

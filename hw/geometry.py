@@ -106,8 +106,14 @@ class Geometry:
 
     @property
     def count_bits(self) -> int:
-        """Width of the free-running pixel counters; differences stay far below 2^(bits-1)."""
+        """Width of the free-running pixel counters (they wrap; only differences matter)."""
         return 32
+
+    @property
+    def diff_bits(self) -> int:
+        """Width in which two units' pixel counters are compared: any two differ by at most
+        depth, so their difference modulo 2^diff_bits is exact (and the compare is short)."""
+        return self.addr_bits + 2
 
     @property
     def proj_lanes(self) -> int:

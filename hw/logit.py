@@ -46,7 +46,7 @@ class LogitUnit(wiring.Component):
         t = Signal(4)  # 0..8: a nibble of the logit bank address
         slot, inside = cur.neighbour(cfg.shift_offsets, t)
         start = (cur.window_ready(self.avail, cfg.shift * cfg.w + cfg.shift)
-                 & ((cur.pixel - self.agg_issued)[:geo.count_bits] < SLOTS))
+                 & (cur.ahead_of(self.agg_issued) < SLOTS))
         issue = Mux(t == 0, start, 1)
         with m.If(issue):
             m.d.sync += t.eq(wrap_inc(t, last_t))

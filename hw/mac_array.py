@@ -56,7 +56,7 @@ class MacArray(wiring.Component):
         outstanding = Signal(range(self.credits + 1))
         pixel_start = (og == 0) & (t == 0) & (ci == 0)
         group_start = (t == 0) & (ci == 0)
-        window_ok = cur.window_ready(self.avail, geo.reach) & (self.agg_count != cur.pixel)
+        window_ok = cur.window_ready(self.avail, geo.reach) & (cur.behind(self.agg_count) != 0)
         issue = (~pixel_start | window_ok) & (~group_start | (outstanding < self.credits))
         m.d.comb += [
             self.busy.eq(issue),

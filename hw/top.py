@@ -105,7 +105,7 @@ class XvolutionEngine(wiring.Component):
             self.s_axis_tready.eq(inp.i.ready), self.frame_error.eq(inp.error),
             inp.enable.eq(loader.loaded),
             # a new pixel may overwrite its ring slot once the MAC array is past its window
-            inp.space.eq((inp.pixel - mac.count)[:geo.count_bits] < geo.depth - geo.reach),
+            inp.space.eq((inp.pixel - mac.count)[:geo.diff_bits] < geo.depth - geo.reach),
             x_wp.addr.eq(inp.x_addr), x_wp.data.eq(inp.x_data), x_wp.en.eq(inp.x_en),
         ]
         wiring.connect(m, inp.chunk, proj.chunk)

@@ -49,9 +49,18 @@ class PixelCursor:
     def window_ready(self, avail, reach: int):
         """Are the pixels up to min(pixel + reach, end of its frame) projected?  ``avail``
         counts projected pixels; counters are compared by modular difference."""
-        ahead = (avail - self.pixel)[:32]
-        left = self.geo.cfg.n_pixels - self.pos  # pixels of this frame from this one on
-        return ahead >= Mux(left < reach + 1, left, reach + 1)
+        n = self.geo.cfg.n_pixels
+        ahead = self.behind(avail)
+        near_end = self.pos >= n - reach  # fewer than reach + 1 pixels left in the frame
+        return ahead >= Mux(near_end, n - self.pos, reach + 1)
+
+    def behind(self, counter):
+        """counter - pixel, modulo 2^diff_bits (unsigned)."""
+        return (counter - self.pixel)[:self.geo.diff_bits]
+
+    def ahead_of(self, counter):
+        """pixel - counter, modulo 2^diff_bits (unsigned)."""
+        return (self.pixel - counter)[:self.geo.diff_bits]
 
 
 def delay(m, valid, tags: dict, cycles: int, name: str):
