@@ -201,14 +201,17 @@ class XvConfig:
 
     @property
     def requant_bits(self) -> int:
-        """Width of the output requantizer: acc_c*m_c + acc_a*m_v + bias (docs/fixed-point.md).
+        """Width of the output requantizer's sum acc_c*m_c + acc_a*m_v + bias + 2^(s_out-1)
+        (docs/fixed-point.md).
 
-        Each product needs its accumulator's worst-case width plus ``mult_bits``; the sum of two
-        products and the bias needs two bits more.
+        Each product needs its accumulator's worst-case width plus ``mult_bits``, and the
+        rounding constant reaches 2^(max_shift-1); with B the larger of the two, the two
+        products, the bias (kept below 2^(B+1)) and the rounding constant sum below 2^(B+2),
+        which B + 3 signed bits hold.
         """
         acc = self.accumulator_bits()
         widest = max(acc["convolution"], acc["attention tap W'_v z"])
-        return widest + self.fmt.mult_bits + 2
+        return max(widest + self.fmt.mult_bits, self.fmt.max_shift) + 3
 
     # ------------------------------------------------------------------ cost
     @property

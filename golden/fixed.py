@@ -189,7 +189,7 @@ def forward_fixed(cfg: XvConfig, layer: QuantizedLayer, x: np.ndarray) -> FixedT
     _check_range("attention tap", acc_a, acc)
 
     total = acc_c * layer.m_c + acc_a * layer.m_v + layer.bias  # 5. output requantization
-    _check_range("requantizer", total, cfg.requant_bits)
+    _check_range("requantizer", total + (1 << (layer.s_out - 1)), cfg.requant_bits)
     y = saturate(round_shift(total, layer.s_out), f.data_bits)
     return FixedTrace(q=q, k=k, logit_acc=logit_acc, a=a, z_acc=z_acc, z=z, acc_c=acc_c,
                       acc_a=acc_a, y=y)

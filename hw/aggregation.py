@@ -72,12 +72,14 @@ class Aggregation(wiring.Component):
             m.d.sync += [za.eq(p + Mux(s2["t"] == 0, 0, za)) for za, p in zip(z_acc, prods)]
         s3 = register(m, {"valid": s2["valid"] & (s2["t"] == last_t), "ci": s2["ci"],
                           "bank": s2["bank"]}, "s3")
+        acc_width = cfg.accumulator_bits()["aggregation sum a x"]  # the sum fits: exact slice
         z_out = []
         for s, za in enumerate(z_acc):
-            rq = Requantizer(acc_bits=f.acc_bits, mult_bits=f.mult_bits,
+            rq = Requantizer(acc_bits=acc_width, mult_bits=f.mult_bits,
                              shift_bits=f.shift_bits, out_bits=db)
             m.submodules[f"rq{s}"] = rq
-            m.d.comb += [rq.acc0.eq(za), rq.mult0.eq(self.m_z), rq.shift.eq(self.s_z)]
+            m.d.comb += [rq.acc0.eq(za[:acc_width].as_signed()), rq.mult0.eq(self.m_z),
+                         rq.shift.eq(self.s_z)]
             z_out.append(rq.result)
         valid, out = delay(m, s3["valid"], {"ci": s3["ci"], "bank": s3["bank"]},
                            Requantizer.LATENCY, "rq")

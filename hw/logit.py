@@ -63,9 +63,11 @@ class LogitUnit(wiring.Component):
         dot = Signal(signed(f.acc_bits))
         m.d.sync += dot.eq(sum(products))
         s3 = register(m, s2, "s3")
-        m.submodules.rq = rq = Requantizer(acc_bits=f.acc_bits, mult_bits=f.mult_bits,
+        width = cfg.accumulator_bits()["logit <q, k>"]  # the dot product fits: exact slice
+        m.submodules.rq = rq = Requantizer(acc_bits=width, mult_bits=f.mult_bits,
                                            shift_bits=f.shift_bits, out_bits=db)
-        m.d.comb += [rq.acc0.eq(dot), rq.mult0.eq(self.m_a), rq.shift.eq(self.s_a)]
+        m.d.comb += [rq.acc0.eq(dot[:width].as_signed()), rq.mult0.eq(self.m_a),
+                     rq.shift.eq(self.s_a)]
         tag = {"t": s3["t"], "bank": s3["bank"]}
         valid, out = delay(m, s3["valid"], tag, Requantizer.LATENCY, "rq")
         m.d.comb += [self.a_en.eq(valid), self.a_addr.eq(Cat(out["t"], out["bank"])),

@@ -49,17 +49,20 @@ class OutputStage(wiring.Component):
         acc_a = Signal.like(self.res_acc_a)
         m.d.sync += [valid1.eq(self.res_valid), acc_c.eq(self.res_acc_c),
                      acc_a.eq(self.res_acc_a)]
+        widths = cfg.accumulator_bits()  # the sums fit their worst-case widths: exact slices
+        conv_bits, attn_bits = widths["convolution"], widths["attention tap W'_v z"]
         results = []
         for lane, (c, a, mc, mv, b) in enumerate(zip(
                 lanes(acc_c, pe, f.acc_bits), lanes(acc_a, pe, f.acc_bits),
                 lanes(self.m_c, pe, f.mult_bits, signed_lanes=False),
                 lanes(self.m_v, pe, f.mult_bits, signed_lanes=False),
                 lanes(self.bias, pe, cfg.requant_bits))):
-            rq = Requantizer(acc_bits=f.acc_bits, mult_bits=f.mult_bits, shift_bits=f.shift_bits,
-                             out_bits=f.data_bits, terms=2, bias_bits=cfg.requant_bits,
-                             sum_bits=max(cfg.requant_bits, f.acc_bits + f.mult_bits + 2))
+            rq = Requantizer(acc_bits=(conv_bits, attn_bits), mult_bits=f.mult_bits,
+                             shift_bits=f.shift_bits, out_bits=f.data_bits,
+                             bias_bits=cfg.requant_bits, sum_bits=cfg.requant_bits)
             m.submodules[f"rq{lane}"] = rq
-            m.d.comb += [rq.acc0.eq(c), rq.mult0.eq(mc), rq.acc1.eq(a), rq.mult1.eq(mv),
+            m.d.comb += [rq.acc0.eq(c[:conv_bits].as_signed()), rq.mult0.eq(mc),
+                         rq.acc1.eq(a[:attn_bits].as_signed()), rq.mult1.eq(mv),
                          rq.bias.eq(b), rq.shift.eq(self.s_out)]
             results.append(rq.result)
         push, _ = delay(m, valid1, {}, Requantizer.LATENCY, "push")

@@ -79,13 +79,14 @@ class Projection(wiring.Component):
         s4 = register(m, {"valid": s3["valid"] & s3["last"], "g": s3["g"],
                           "m": self.m_data, **{f"t{l}": t[:f.acc_bits]
                                                for l, t in enumerate(totals)}}, "s4")
+        width = cfg.accumulator_bits()["projection (q, k)"]  # the sums fit: exact slices
         results = []
         for l, mult in enumerate(lanes(s4["m"], pj, f.mult_bits, signed_lanes=False)):
-            rq = Requantizer(acc_bits=f.acc_bits, mult_bits=f.mult_bits,
+            rq = Requantizer(acc_bits=width, mult_bits=f.mult_bits,
                              shift_bits=f.shift_bits, out_bits=f.data_bits)
             m.submodules[f"rq{l}"] = rq
             is_q = s4["g"] * pj + l < cfg.d
-            m.d.comb += [rq.acc0.eq(s4[f"t{l}"].as_signed()), rq.mult0.eq(mult),
+            m.d.comb += [rq.acc0.eq(s4[f"t{l}"][:width].as_signed()), rq.mult0.eq(mult),
                          rq.shift.eq(Mux(is_q, self.s_q, self.s_k))]
             results.append(rq.result)
         done, out = delay(m, s4["valid"], {"g": s4["g"]}, Requantizer.LATENCY, "rq")

@@ -15,14 +15,18 @@ from amaranth.lib.wiring import In, Out
 class Requantizer(wiring.Component):
     LATENCY = 5
 
-    def __init__(self, *, acc_bits: int, mult_bits: int, shift_bits: int, out_bits: int,
-                 terms: int = 1, bias_bits: int = 0, sum_bits: int | None = None):
-        self._acc_bits, self._mult_bits, self._out_bits = acc_bits, mult_bits, out_bits
-        self._terms, self._bias_bits = terms, bias_bits
-        self._sum_bits = sum_bits or (acc_bits + mult_bits + 2)
+    def __init__(self, *, acc_bits, mult_bits: int, shift_bits: int, out_bits: int,
+                 bias_bits: int = 0, sum_bits: int | None = None):
+        """``acc_bits``: the width of each term's accumulator (an int for one term, a tuple for
+        several): the worst-case width the configuration computes, so that a product fits as
+        few DSP blocks as it can."""
+        widths = (acc_bits,) if isinstance(acc_bits, int) else tuple(acc_bits)
+        self._acc_widths, self._mult_bits, self._out_bits = widths, mult_bits, out_bits
+        self._terms, self._bias_bits = len(widths), bias_bits
+        self._sum_bits = sum_bits or (max(widths) + mult_bits + 2)
         members = {"shift": In(shift_bits), "result": Out(signed(out_bits))}
-        for i in range(terms):
-            members[f"acc{i}"] = In(signed(acc_bits))
+        for i, width in enumerate(widths):
+            members[f"acc{i}"] = In(signed(width))
             members[f"mult{i}"] = In(unsigned(mult_bits))
         if bias_bits:
             members["bias"] = In(signed(bias_bits))
@@ -36,15 +40,15 @@ class Requantizer(wiring.Component):
         bias1 = Signal(signed(max(self._bias_bits, 1)))
         m.d.sync += [shift1.eq(self.shift), bias1.eq(self.bias if self._bias_bits else 0)]
         terms = []
-        for i in range(self._terms):
-            acc = Signal(signed(self._acc_bits), name=f"acc{i}_r")
+        for i, width in enumerate(self._acc_widths):
+            acc = Signal(signed(width), name=f"acc{i}_r")
             mult = Signal(signed(self._mult_bits + 1), name=f"mult{i}_r")  # unsigned -> signed
             m.d.sync += [acc.eq(getattr(self, f"acc{i}")),
                          mult.eq(Cat(getattr(self, f"mult{i}"), Const(0, 1)).as_signed())]
             terms.append((acc, mult))
         # stage 2: products, and 2^(s-1) for s >= 1
-        prods = [Signal(signed(self._acc_bits + self._mult_bits + 1), name=f"prod{i}")
-                 for i in range(self._terms)]
+        prods = [Signal(signed(width + self._mult_bits + 1), name=f"prod{i}")
+                 for i, width in enumerate(self._acc_widths)]
         m.d.sync += [p.eq(a * b) for p, (a, b) in zip(prods, terms)]
         shift2, bias2 = Signal.like(shift1), Signal.like(bias1)
         rounding = Signal(self._sum_bits)
