@@ -2,13 +2,17 @@
 
 Beats are SIMD channels of one pixel, pixels in raster order; ``first`` (tuser) marks the first
 beat of a frame and ``last`` (tlast) the last beat of each row.  A beat whose marks disagree with
-the position the stage expects sets the sticky ``error`` bit (docs/architecture.md).  The ring
+the position the stage expects sets the sticky ``error`` bit, and the stage resynchronizes
+(docs/architecture.md): a frame that ends early (tuser before its last pixel) is completed with
+zero pixels, beats of a frame that runs long are dropped until the next tuser.  Either way the
+engine emits exactly one frame of results per frame it counted, and the next well-formed frame
+comes out exact.  The ring
 slot of pixel n is n mod depth; a pixel is only started when ``space`` says the consumers have
 finished with the pixel that used that slot before.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -38,23 +42,37 @@ class InputStage(wiring.Component):
         ci = Signal(range(geo.ci_chunks))
         col = Signal(range(cfg.w))
         row = Signal(range(cfg.h))
-        at_pixel_start = ci == 0
-        go = self.enable & (~at_pixel_start | self.space)
+        fill = Signal()  # completing a frame that ended early with zero pixels
+        at_frame_start = (row == 0) & (col == 0) & (ci == 0)
+        frame_end = (row == cfg.h - 1) & (col == cfg.w - 1) & (ci == geo.ci_chunks - 1)
+        go = self.enable & ((ci != 0) | self.space)
+        # a beat without tuser where a frame must start is left over from a frame that ran
+        # long: drop it; a beat with tuser inside a frame starts the next one early: hold it and
+        # complete the current frame with zeros, so the beat counts downstream stay right
+        stray = self.enable & ~fill & at_frame_start & ~self.i.p.first
+        early = ~fill & ~at_frame_start & self.i.p.first
+        take = ~fill & ~stray & ~early
         m.d.comb += [
-            self.chunk.valid.eq(self.i.valid & go),
-            self.i.ready.eq(self.chunk.ready & go),
-            self.chunk.p.data.eq(self.i.p.data),
+            self.chunk.valid.eq(go & (fill | (self.i.valid & take))),
+            self.i.ready.eq(stray | (take & self.chunk.ready & go)),
+            self.chunk.p.data.eq(Mux(fill, 0, self.i.p.data)),
             self.chunk.p.index.eq(ci),
             self.chunk.p.end.eq(ci == geo.ci_chunks - 1),
-            self.x_data.eq(self.i.p.data),
-            self.x_en.eq(self.i.valid & self.i.ready),
+            self.x_data.eq(self.chunk.p.data),
+            self.x_en.eq(self.chunk.valid & self.chunk.ready),
             self.x_addr.eq(Cat(ci[:geo.chunk_bits], self.pixel[:geo.addr_bits])),
         ]
-        with m.If(self.i.valid & self.i.ready):
-            expect_first = (row == 0) & (col == 0) & (ci == 0)
+        with m.If(self.i.valid & (stray | early)):
+            m.d.sync += self.error.eq(1)
+        with m.If(early & self.i.valid):
+            m.d.sync += fill.eq(1)
+        with m.If(self.i.valid & self.i.ready & take):
             expect_last = (col == cfg.w - 1) & (ci == geo.ci_chunks - 1)
-            with m.If((self.i.p.first != expect_first) | (self.i.p.last != expect_last)):
+            with m.If(self.i.p.last != expect_last):  # rows are counted, tlast only checked
                 m.d.sync += self.error.eq(1)
+        with m.If(self.x_en):
+            with m.If(frame_end):
+                m.d.sync += fill.eq(0)
             with m.If(ci == geo.ci_chunks - 1):
                 m.d.sync += [ci.eq(0), self.pixel.eq(self.pixel + 1)]
                 with m.If(col == cfg.w - 1):

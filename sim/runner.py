@@ -97,8 +97,9 @@ def _build(cfg, simulator: str, build_root: Path, waves: bool):
 
 
 def run_vectors(vectors: Path, simulator: str = "verilator", stall: float = 0.0, seed: int = 1,
-                waves: bool = False, build_root: Path | None = None) -> SimResult:
-    """Simulate the engine on a vector set; raise AssertionError if any check fails."""
+                waves: bool = False, build_root: Path | None = None,
+                testcase: str = "engine_matches_golden") -> SimResult:
+    """Run one cocotb test of sim/tb_engine.py on a vector set; AssertionError if it fails."""
     from cocotb_tools.check_results import get_results
 
     require_simulator(simulator)
@@ -111,7 +112,8 @@ def run_vectors(vectors: Path, simulator: str = "verilator", stall: float = 0.0,
     env = {"XV_VECTORS": str(vectors), "XV_RESULTS": str(results), "XV_STALL": str(stall),
            "XV_SEED": str(seed), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
                "PYTHONPATH", "")])}
-    xml = runner.test(test_module="sim.tb_engine", hdl_toplevel=TOP, build_dir=build_dir,
+    xml = runner.test(test_module="sim.tb_engine", hdl_toplevel=TOP, testcase=testcase,
+                      build_dir=build_dir,
                       test_dir=test_dir, extra_env=env, waves=waves, seed=seed,
                       results_xml=str(test_dir / "results.xml"), log_file=test_dir / "sim.log")
     tests, failed = get_results(Path(xml))

@@ -44,15 +44,52 @@ def pauses(probability: float, seed: int):
         yield rng.random() < probability
 
 
-def input_rows(vs, geo):
-    """One AxiStreamFrame per image row: SIMD channels a beat, tuser on an image's first beat."""
-    cfg = vs.cfg
-    for frame in vs.x:
+def frame_rows(frame, cfg, geo, rows=None):
+    """AxiStreamFrames, one per image row, of one (H, W, C_in) frame (its first ``rows`` rows);
+    tuser on the first beat of the image."""
+    for r in range(cfg.h if rows is None else rows):
+        beats = [pack(frame[r, c, i * cfg.simd:(i + 1) * cfg.simd], cfg.fmt.data_bits)
+                 for c in range(cfg.w) for i in range(geo.ci_chunks)]
+        yield AxiStreamFrame(tdata=beats, tuser=[int(r == 0 and n == 0)
+                                                 for n in range(len(beats))])
+
+
+class Scoreboard:
+    """Receives output frames row by row and compares them with expected (H, W, C_out) arrays."""
+
+    def __init__(self, sink, cfg, geo):
+        self.sink, self.cfg, self.geo = sink, cfg, geo
+        self.compared = self.mismatches = self.marks_wrong = 0
+        self.first_bad = None
+
+    async def frame(self, expected, label: str) -> None:
+        """Receive one frame; compare it unless ``expected`` is None (only count its beats)."""
+        cfg, geo = self.cfg, self.geo
         for r in range(cfg.h):
-            beats = [pack(frame[r, c, i * cfg.simd:(i + 1) * cfg.simd], cfg.fmt.data_bits)
-                     for c in range(cfg.w) for i in range(geo.ci_chunks)]
-            tuser = [int(r == 0 and n == 0) for n in range(len(beats))]
-            yield AxiStreamFrame(tdata=beats, tuser=tuser)
+            row = await self.sink.recv()
+            beats = list(row.tdata)
+            assert len(beats) == cfg.w * geo.co_groups, (
+                f"{label} row {r}: {len(beats)} beats between tlasts, "
+                f"expected {cfg.w * geo.co_groups}")
+            tuser = row.tuser if isinstance(row.tuser, list) else [row.tuser] * len(beats)
+            for n, word in enumerate(beats):
+                if int(tuser[n]) != int(r == 0 and n == 0):
+                    self.marks_wrong += 1
+                if expected is None:
+                    continue
+                c, og = divmod(n, geo.co_groups)
+                got = unpack(word, cfg.pe, cfg.fmt.data_bits)
+                want = [int(v) for v in expected[r, c, og * cfg.pe:(og + 1) * cfg.pe]]
+                self.compared += cfg.pe
+                bad = sum(g != w for g, w in zip(got, want))
+                self.mismatches += bad
+                if bad and self.first_bad is None:
+                    self.first_bad = (label, r, c, og, got, want)
+
+    def check(self) -> None:
+        assert self.mismatches == 0, (f"{self.mismatches} of {self.compared} output words "
+                                      f"differ; first {self.first_bad}")
+        assert self.marks_wrong == 0, f"{self.marks_wrong} output beats with a wrong tuser"
 
 
 async def wait_high(dut, signal, cycles: int) -> bool:
@@ -90,74 +127,107 @@ class Monitor:
                 self.busy += 1
 
 
+class Bench:
+    """Clock, reset, the three AXI4-Stream drivers, and the loaded parameters."""
+
+    def __init__(self, dut, vs, stall: float, seed: int):
+        self.dut, self.vs = dut, vs
+        self.cfg, self.geo = vs.cfg, Geometry(vs.cfg)
+        logging.getLogger(f"cocotb.{dut._name}").setLevel(logging.WARNING)  # per-frame chatter
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        # byte_lanes=1: a frame's tdata list holds whole beats, not bytes
+        self.params = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_param"), dut.clk,
+                                      dut.rst, byte_lanes=1)
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk,
+                                      dut.rst, byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst,
+                                  byte_lanes=1)
+        if stall > 0:
+            self.source.set_pause_generator(pauses(stall, seed))
+            self.sink.set_pause_generator(pauses(stall, seed + 1))
+
+    async def start(self) -> None:
+        dut = self.dut
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, 4)
+        dut.rst.value = 0
+        words = param_words(self.cfg, self.vs.layer)
+        await self.params.send(AxiStreamFrame(tdata=words))
+        assert await wait_high(dut, dut.param_loaded, 8 * len(words) + 100), \
+            "parameters sent but param_loaded stayed low"
+        assert dut.param_error.value == 0, "param_error set by a well-formed parameter stream"
+
+    async def send(self, frame, rows=None, extra_rows: int = 0) -> None:
+        """Queue a frame (its first ``rows`` rows), then ``extra_rows`` rows without tuser."""
+        for row in frame_rows(frame, self.cfg, self.geo, rows):
+            await self.source.send(row)
+        for row in list(frame_rows(frame, self.cfg, self.geo, extra_rows)):
+            row.tuser = 0
+            await self.source.send(row)
+
+
+def bench_from_env(dut) -> Bench:
+    vs = read_vectors(Path(os.environ["XV_VECTORS"]))
+    return Bench(dut, vs, float(os.environ.get("XV_STALL", "0")),
+                 int(os.environ.get("XV_SEED", "1")))
+
+
 @cocotb.test()
 async def engine_matches_golden(dut):
-    vs = read_vectors(Path(os.environ["XV_VECTORS"]))
-    cfg, geo = vs.cfg, Geometry(vs.cfg)
-    stall = float(os.environ.get("XV_STALL", "0"))
-    seed = int(os.environ.get("XV_SEED", "1"))
-
-    logging.getLogger(f"cocotb.{dut._name}").setLevel(logging.WARNING)  # per-frame chatter
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    # byte_lanes=1: a frame's tdata list holds whole beats, not bytes
-    params = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_param"), dut.clk, dut.rst,
-                             byte_lanes=1)
-    source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst,
-                             byte_lanes=1)
-    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst, byte_lanes=1)
-    if stall > 0:
-        source.set_pause_generator(pauses(stall, seed))
-        sink.set_pause_generator(pauses(stall, seed + 1))
-    await ClockCycles(dut.clk, 4)
-    dut.rst.value = 0
-
-    words = param_words(cfg, vs.layer)
-    await params.send(AxiStreamFrame(tdata=words))
-    assert await wait_high(dut, dut.param_loaded, 8 * len(words) + 100), \
-        "parameters sent but param_loaded stayed low"
-    assert dut.param_error.value == 0, "param_error set by a well-formed parameter stream"
-
+    """Every frame of the vector set, back to back: every output word checked."""
+    tb = bench_from_env(dut)
+    vs, cfg, geo = tb.vs, tb.cfg, tb.geo
+    await tb.start()
     monitor = Monitor(dut)
     cocotb.start_soon(monitor.run())
-    for row in input_rows(vs, geo):
-        await source.send(row)
-
-    expected = vs.y.reshape(vs.frames, cfg.h, cfg.w, geo.co_groups, cfg.pe)
-    compared = mismatches = marks_wrong = 0
-    first_bad = None
+    for frame in vs.x:
+        await tb.send(frame)
+    board = Scoreboard(tb.sink, cfg, geo)
     for f in range(vs.frames):
-        for r in range(cfg.h):
-            row = await sink.recv()
-            beats = list(row.tdata)
-            assert len(beats) == cfg.w * geo.co_groups, (
-                f"frame {f} row {r}: {len(beats)} beats between tlasts, "
-                f"expected {cfg.w * geo.co_groups}")
-            tuser = row.tuser if isinstance(row.tuser, list) else [row.tuser] * len(beats)
-            for n, word in enumerate(beats):
-                c, og = divmod(n, geo.co_groups)
-                got = unpack(word, cfg.pe, cfg.fmt.data_bits)
-                want = [int(v) for v in expected[f, r, c, og]]
-                compared += cfg.pe
-                bad = sum(g != w for g, w in zip(got, want))
-                mismatches += bad
-                if bad and first_bad is None:
-                    first_bad = (f, r, c, og, got, want)
-                if int(tuser[n]) != int(r == 0 and n == 0):
-                    marks_wrong += 1
+        await board.frame(vs.y[f], f"frame {f}")
     await ClockCycles(dut.clk, 8)
     extra = monitor.outputs - vs.frames * cfg.n_pixels * geo.co_groups
     cycles = monitor.last_out - monitor.first_in + 1
     results = {
-        "config": cfg.to_dict(), "frames": vs.frames, "stall": stall,
-        "outputs_compared": compared, "mismatches": mismatches, "mark_errors": marks_wrong,
-        "extra_beats": extra, "frame_error": int(dut.frame_error.value),
+        "config": cfg.to_dict(), "frames": vs.frames,
+        "stall": float(os.environ.get("XV_STALL", "0")),
+        "outputs_compared": board.compared, "mismatches": board.mismatches,
+        "mark_errors": board.marks_wrong, "extra_beats": extra,
+        "frame_error": int(dut.frame_error.value),
         "cycles": cycles, "cycles_per_frame": cycles / vs.frames,
         "mac_busy_cycles": monitor.busy,
         "mac_utilization": monitor.busy / cycles,
     }
     Path(os.environ["XV_RESULTS"]).write_text(json.dumps(results, indent=2) + "\n")
-    assert mismatches == 0, f"{mismatches} of {compared} output words differ; first {first_bad}"
-    assert marks_wrong == 0, f"{marks_wrong} output beats with a wrong tuser"
+    board.check()
     assert extra == 0, f"{extra} output beats beyond the expected count"
     assert not dut.frame_error.value, "frame_error set by well-formed frames"
+
+
+@cocotb.test()
+async def malformed_frames_recover(dut):
+    """A frame cut short, then a good frame, then a frame that runs a row long, then a good
+    one: the engine flags frame_error, emits one frame of results per frame, and the good
+    frames (and the long frame's complete part) come out exact.  Needs two frames of vectors."""
+    tb = bench_from_env(dut)
+    vs, cfg, geo = tb.vs, tb.cfg, tb.geo
+    assert vs.frames >= 2, "malformed_frames_recover needs a vector set of 2 frames"
+    await tb.start()
+    monitor = Monitor(dut)
+    cocotb.start_soon(monitor.run())
+    await tb.send(vs.x[0], rows=max(1, cfg.h // 2))   # ends early: completed with zeros
+    await tb.send(vs.x[1])
+    await tb.send(vs.x[0], extra_rows=1)              # one row too many: dropped
+    await tb.send(vs.x[1])
+    board = Scoreboard(tb.sink, cfg, geo)
+    for label, expected in (("short frame", None), ("frame 1", vs.y[1]),
+                            ("long frame", vs.y[0]), ("frame 1 again", vs.y[1])):
+        await board.frame(expected, label)
+    await ClockCycles(dut.clk, 50)
+    extra = monitor.outputs - 4 * cfg.n_pixels * geo.co_groups
+    Path(os.environ["XV_RESULTS"]).write_text(json.dumps({
+        "outputs_compared": board.compared, "mismatches": board.mismatches,
+        "extra_beats": extra, "frame_error": int(dut.frame_error.value)}) + "\n")
+    board.check()
+    assert extra == 0, f"{extra} output beats beyond one frame per frame sent"
+    assert dut.frame_error.value == 1, "malformed frames did not set frame_error"
