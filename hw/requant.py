@@ -1,9 +1,9 @@
 """The requantizer of docs/fixed-point.md: y = SAT((sum_i acc_i * m_i + bias + 2^(s-1)) >> s).
 
-One lane; the engine instantiates as many as it needs.  Five pipeline stages (``LATENCY``), each
-short enough for the ECP5 at 100 MHz and more: registered inputs; the products (a DSP multiplier
-each) and the rounding constant; the sum with the bias; the arithmetic right shift; the
-saturation.  There is no handshake: a caller delays its own tags by ``LATENCY`` cycles.
+One lane; the engine instantiates as many as it needs.  Six pipeline stages (``LATENCY``), each
+short enough for the ECP5 at 100 MHz and more: registered inputs; partial products, one 18 x 18
+DSP block each (an accumulator wider than 18 bits is split in two); the products from their
+partials, and bias plus rounding constant; the sum; the arithmetic right shift; the saturation.  There is no handshake: a caller delays its own tags by ``LATENCY`` cycles.
 """
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
+#: Signed operand width of one DSP multiplier (ECP5 MULT18X18D, iCE40 SB_MAC16 is 16).
+DSP_BITS = 18
+SPLIT = DSP_BITS - 1  # low bits of a split accumulator, as an unsigned operand
+
+
 class Requantizer(wiring.Component):
-    LATENCY = 5
+    LATENCY = 6
 
     def __init__(self, *, acc_bits, mult_bits: int, shift_bits: int, out_bits: int,
                  bias_bits: int = 0, sum_bits: int | None = None):
@@ -46,21 +51,38 @@ class Requantizer(wiring.Component):
             m.d.sync += [acc.eq(getattr(self, f"acc{i}")),
                          mult.eq(Cat(getattr(self, f"mult{i}"), Const(0, 1)).as_signed())]
             terms.append((acc, mult))
-        # stage 2: products, and 2^(s-1) for s >= 1
-        prods = [Signal(signed(width + self._mult_bits + 1), name=f"prod{i}")
-                 for i, width in enumerate(self._acc_widths)]
-        m.d.sync += [p.eq(a * b) for p, (a, b) in zip(prods, terms)]
+        # stage 2: partial products, each one DSP block: an accumulator wider than a DSP
+        # operand is split into its low SPLIT bits (unsigned) and the rest (signed)
+        partials = []
+        for i, (acc, mult) in enumerate(terms):
+            pieces = [(acc, 0)] if acc.shape().width <= DSP_BITS else \
+                [(Cat(acc[:SPLIT], Const(0, 1)).as_signed(), 0), (acc[SPLIT:].as_signed(), SPLIT)]
+            for k, (piece, offset) in enumerate(pieces):
+                p = Signal(signed(piece.shape().width + mult.shape().width), name=f"prod{i}_{k}")
+                m.d.sync += p.eq(piece * mult)
+                partials.append((p, offset))
         shift2, bias2 = Signal.like(shift1), Signal.like(bias1)
         rounding = Signal(self._sum_bits)
         m.d.sync += [shift2.eq(shift1), bias2.eq(bias1),
                      rounding.eq((Const(1, 1) << shift1) >> 1)]
-        # stage 3: sum
-        total = Signal(signed(self._sum_bits))
+        # stage 3: each term's product from its partial products; bias plus rounding
+        prods = [Signal(signed(width + self._mult_bits + 1), name=f"prod{i}")
+                 for i, width in enumerate(self._acc_widths)]
+        parts = iter(partials)
+        for prod, width in zip(prods, self._acc_widths):
+            count = 1 if width <= DSP_BITS else 2
+            m.d.sync += prod.eq(sum(p << offset for p, offset in
+                                    (next(parts) for _ in range(count))))
+        offset3 = Signal(signed(self._sum_bits))
         shift3 = Signal.like(shift1)
-        m.d.sync += [total.eq(sum(prods) + bias2 + rounding), shift3.eq(shift2)]
-        # stage 4: arithmetic right shift (total is signed)
+        m.d.sync += [offset3.eq(bias2 + rounding), shift3.eq(shift2)]
+        # stage 4: sum
+        total = Signal(signed(self._sum_bits))
+        shift4 = Signal.like(shift1)
+        m.d.sync += [total.eq(sum(prods) + offset3), shift4.eq(shift3)]
+        # stage 5: arithmetic right shift (total is signed)
         shifted = Signal(signed(self._sum_bits))
-        m.d.sync += shifted.eq(total >> shift3)
-        # stage 5: saturate
+        m.d.sync += shifted.eq(total >> shift4)
+        # stage 6: saturate
         m.d.sync += self.result.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)))
         return m

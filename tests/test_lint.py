@@ -1,0 +1,20 @@
+"""The generated Verilog is lint-clean (justified waivers only) and a sound netlist."""
+import pytest
+
+from golden.config import preset
+from reports.lint import verilator_lint, yosys_check
+
+CONFIGS = {"tiny-1x1": dict(), "L2-nonsquare-2x4": dict(h=6, w=5, shift=2, simd=2, pe=4),
+           "k5-8x8": dict(k=5, simd=8, pe=8)}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_verilator_lint_wall(name, tmp_path):
+    code, output = verilator_lint(preset("tiny", **CONFIGS[name]), tmp_path)
+    assert code == 0 and "%Warning" not in output and "%Error" not in output, output[:3000]
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_yosys_finds_no_latch_undriven_net_or_loop(name, tmp_path):
+    code, output = yosys_check(preset("tiny", **CONFIGS[name]), tmp_path)
+    assert code == 0, output[-3000:]
