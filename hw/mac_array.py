@@ -84,10 +84,15 @@ class MacArray(wiring.Component):
         s0 = register(m, tags, "s0")
         # the memories answer now; their outputs are registered before any logic
         s1 = register(m, {**s0, "x": self.x_data, "zv": self.z_data, "w": self.w_data}, "s1")
+        # the operand multiplexer feeds every multiplier: registered, so that the fan-out and
+        # the DSP blocks are not in one cycle
         operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
-        xs = lanes(operand, simd, f.data_bits)
-        ws = lanes(s1["w"], pe * simd, f.weight_bits)
-        s2 = register(m, {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}, "s2")
+        tags = {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}
+        s1b = register(m, {**tags, "x": operand, "w": s1["w"]}, "s1b")
+        xs = lanes(s1b["x"], simd, f.data_bits)
+        ws = lanes(s1b["w"], pe * simd, f.weight_bits)
+        s2 = register(m, tags, "s2b")
+        s2 = register(m, s2, "s2")
         products = []
         for lane in range(pe):
             row_p = []

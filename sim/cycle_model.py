@@ -24,8 +24,8 @@ PROJ_DONE = 6 + RQ   # issue, memory register, products, sums, accumulate, regis
 LOGIT_DONE = 5 + RQ  # issue, memory register, products, dot product, requantizer, count
 AGG_DONE = 5 + RQ    # issue, memory register, products, accumulate, requantizer, count
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
-OUTPUT_DELAY = 8 + RQ  # issue, memory register, products, sums, accumulate, result,
-#                        parameters, requantizer, FIFO
+OUTPUT_DELAY = 9 + RQ  # issue, memory register, operand register, products, sums,
+#                        accumulate, result, parameters, requantizer, FIFO
 
 
 @dataclass(frozen=True)
