@@ -23,7 +23,7 @@ from .util import PixelCursor, delay, lanes, register, wrap_inc
 class Aggregation(wiring.Component):
     def __init__(self, geo: Geometry):
         self.geo = geo
-        cfg, f = geo.cfg, geo.cfg.fmt
+        f = geo.cfg.fmt
         super().__init__({
             "logit_count": In(geo.count_bits),  # pixels whose logits are in the bank
             "mac_count": In(geo.count_bits),    # pixels the MAC array has finished reading

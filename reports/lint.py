@@ -40,7 +40,7 @@ def verilator_lint(cfg: XvConfig, workdir: Path) -> tuple[int, str]:
     """(exit code, output) of verilator --lint-only -Wall with only the justified waivers."""
     source = write_verilog(cfg, Path(workdir) / "lint.v")
     bin_dir = Path(sys.executable).parent
-    cmd = [str(bin_dir / "verilator"), "--lint-only", "-Wall", f"--top-module", TOP,
+    cmd = [str(bin_dir / "verilator"), "--lint-only", "-Wall", "--top-module", TOP,
            *[f"-Wno-{w}" for w in JUSTIFIED], str(source)]
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
