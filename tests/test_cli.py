@@ -35,3 +35,22 @@ def test_check_command_reports_equivalence():
     out = run("check", "--workload", "tiny", "--frames", "1")
     assert out.returncode == 0, out.stderr
     assert "training form vs S8" in out.stdout and "ok" in out.stdout
+
+
+def test_missing_simulator_is_one_clear_line():
+    """With nothing but the venv on PATH, Icarus is missing: one line says what to install."""
+    import os
+    from pathlib import Path
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    out = subprocess.run([sys.executable, "-m", "sim", "run", "--simulator", "icarus"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("error: simulator icarus: `iverilog` not found on PATH; "
+                                  "install Debian's iverilog (`apt-get install iverilog`)")
+
+
+def test_hw_command_refuses_bad_parallelism():
+    out = subprocess.run([sys.executable, "-m", "hw", "verilog", "--pe", "3"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: pe: c_out=8 is not divisible by pe=3"
