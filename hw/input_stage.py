@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from .geometry import Geometry, ceil_log2
 from .streams import beat_stream, chunk_stream
-from .util import wrap_inc
+from .util import PixelCursor, wrap_inc
 
 
 class InputStage(wiring.Component):
@@ -40,8 +40,8 @@ class InputStage(wiring.Component):
         m = Module()
         geo, cfg = self.geo, self.geo.cfg
         ci = Signal(range(geo.ci_chunks))
-        col = Signal(range(cfg.w))
-        row = Signal(range(cfg.h))
+        cur = PixelCursor(geo, "in")
+        row, col = cur.row, cur.col
         fill = Signal()  # completing a frame that ended early with zero pixels
         at_frame_start = (row == 0) & (col == 0) & (ci == 0)
         frame_end = (row == cfg.h - 1) & (col == cfg.w - 1) & (ci == geo.ci_chunks - 1)
@@ -60,7 +60,8 @@ class InputStage(wiring.Component):
             self.chunk.p.end.eq(ci == geo.ci_chunks - 1),
             self.x_data.eq(self.chunk.p.data),
             self.x_en.eq(self.chunk.valid & self.chunk.ready),
-            self.x_addr.eq(Cat(ci[:geo.chunk_bits], self.pixel[:geo.addr_bits])),
+            self.x_addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:geo.addr_bits])),
+            self.pixel.eq(cur.pixel),
         ]
         with m.If(self.i.valid & (stray | early)):
             m.d.sync += self.error.eq(1)
@@ -73,12 +74,7 @@ class InputStage(wiring.Component):
         with m.If(self.x_en):
             with m.If(frame_end):
                 m.d.sync += fill.eq(0)
+            m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
             with m.If(ci == geo.ci_chunks - 1):
-                m.d.sync += [ci.eq(0), self.pixel.eq(self.pixel + 1)]
-                with m.If(col == cfg.w - 1):
-                    m.d.sync += [col.eq(0), row.eq(wrap_inc(row, cfg.h - 1))]
-                with m.Else():
-                    m.d.sync += col.eq(col + 1)
-            with m.Else():
-                m.d.sync += ci.eq(ci + 1)
+                cur.step(m)
         return m

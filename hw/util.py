@@ -19,7 +19,7 @@ def lanes(word, count: int, bits: int, signed_lanes: bool = True) -> list:
 
 class PixelCursor:
     """The pixel a unit works on: a free-running index (its ring slot is the low bits), its row,
-    column and position in the frame.  ``step()`` returns the statements that move it on."""
+    column and position in the frame.  ``step(m)`` adds the statements that move it on."""
 
     def __init__(self, geo: Geometry, name: str):
         self.geo = geo
