@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 from .geometry import Geometry, ceil_log2
 from .requant import Requantizer
 from .streams import beat_stream
-from .util import delay, lanes, wrap_inc
+from .util import PixelCursor, delay, lanes, wrap_inc
 
 
 class OutputStage(wiring.Component):
@@ -71,7 +71,8 @@ class OutputStage(wiring.Component):
         m.d.comb += [fifo.w_data.eq(Cat(*results)), fifo.w_en.eq(push)]
 
         og = Signal(range(geo.co_groups))
-        col, row = Signal(range(cfg.w)), Signal(range(cfg.h))
+        cur = PixelCursor(geo, "out")  # the output pixel: marks tuser and tlast
+        col, row = cur.col, cur.row
         fire = self.o.valid & self.o.ready
         m.d.comb += [
             self.o.valid.eq(fifo.r_rdy),
@@ -84,7 +85,5 @@ class OutputStage(wiring.Component):
         with m.If(fire):
             m.d.sync += og.eq(wrap_inc(og, geo.co_groups - 1))
             with m.If(og == geo.co_groups - 1):
-                m.d.sync += col.eq(wrap_inc(col, cfg.w - 1))
-                with m.If(col == cfg.w - 1):
-                    m.d.sync += row.eq(wrap_inc(row, cfg.h - 1))
+                cur.step(m)
         return m

