@@ -16,9 +16,10 @@ export YOWASP_CACHE_DIR := $(abspath build/.yowasp-cache)
 WORKLOAD ?= tiny
 ARGS     ?=
 WAVES    ?= 0
+DRAWS    ?= 40
 JOBS     ?= 2
 
-.PHONY: all sim test verilog synth bench vectors check error clean distclean deps
+.PHONY: all sim test soak verilog synth bench vectors check error clean distclean deps
 
 all: test
 
@@ -40,6 +41,10 @@ test: $(STAMP)
 # the main job: vectors from the golden model, Verilog from Amaranth, cocotb under Verilator
 sim: $(STAMP)
 	$(BIN)/python -m sim run --workload $(WORKLOAD) $(if $(filter 1,$(WAVES)),--waves) $(ARGS)
+
+# random configurations with random stalls, beyond the fixed draws of `make test`
+soak: $(STAMP)
+	$(BIN)/python -m sim soak --draws $(DRAWS) $(ARGS)
 
 verilog: $(STAMP)
 	$(BIN)/python -m hw verilog --workload $(WORKLOAD) --out build/verilog $(ARGS)

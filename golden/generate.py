@@ -124,3 +124,54 @@ def make_vector_set(cfg: XvConfig, frames: int = 2, seed: int = 0,
     x = frames_from(source, cfg, frames, seed + 100)
     layer, xi, yi, _ = quantized_run(cfg, dyn, x)
     return VectorSet(cfg=cfg, layer=layer, x=xi, y=yi, seed=seed, source=source)
+
+
+EXTREMES = ("max", "min", "alternating")
+
+
+def _extreme_values(pattern: str, shape: tuple[int, ...], lo: int, hi: int) -> np.ndarray:
+    """An array at the ends of [lo, hi]: all hi, all lo, or hi/lo alternating along the flat
+    index (a checkerboard in every axis when the last axis is odd, stripes otherwise)."""
+    if pattern not in EXTREMES:
+        raise ValueError(f"pattern: {pattern!r} is not one of {EXTREMES}")
+    if pattern == "alternating":
+        return np.where(np.arange(int(np.prod(shape))).reshape(shape) % 2 == 0, hi, lo)
+    return np.full(shape, hi if pattern == "max" else lo, dtype=np.int64)
+
+
+def extreme_layer(cfg: XvConfig, weights: str, bias: str | None = None,
+                  seed: int = 0) -> QuantizedLayer:
+    """A layer whose weights all sit at an end of their range (``weights`` in ``EXTREMES``),
+    with every requantization multiplier at its largest value, so every stage's accumulator
+    reaches its extreme.  ``bias`` None leaves the bias 0 (outputs then show every stage);
+    a pattern puts it at the largest magnitude the output requantizer takes (the widest sum
+    S9's requantizer must hold without wrapping).  The shifts come from a calibrated random
+    layer, so outputs mix saturated and exact values."""
+    base = quantize_layer(reparameterize(random_model(cfg, seed)),
+                          random_frames(cfg, 1, seed + 100))
+    f = cfg.fmt
+    w_lo, w_hi = -f.weight_max - 1, f.weight_max
+    m_hi = (1 << f.mult_bits) - 1
+    b_hi = (1 << (cfg.requant_bits - 2)) - 1
+    values = {name: _extreme_values(weights, shape, w_lo, w_hi)
+              for name, shape in base.expected_shapes(cfg).items()
+              if name.startswith("w_")}
+    values.update({name: np.full(shape, m_hi, dtype=np.int64)
+                   for name, shape in base.expected_shapes(cfg).items() if name.startswith("m_")})
+    values["bias"] = (np.zeros(cfg.c_out, dtype=np.int64) if bias is None
+                      else _extreme_values(bias, (cfg.c_out,), -b_hi, b_hi))
+    layer = QuantizedLayer(**{**base.as_dict(), **values, "m_a": m_hi, "m_z": m_hi})
+    layer.check(cfg)
+    return layer
+
+
+def extreme_vector_set(cfg: XvConfig, weights: str, bias: str | None = None,
+                       seed: int = 0) -> VectorSet:
+    """Saturation vectors: an ``extreme_layer`` and three frames, all max, all min and
+    alternating max/min inputs (docs/verification.md)."""
+    f = cfg.fmt
+    shape = (cfg.h, cfg.w, cfg.c_in)
+    x = np.stack([_extreme_values(p, shape, f.data_min, f.data_max) for p in EXTREMES])
+    layer = extreme_layer(cfg, weights, bias, seed)
+    y = np.stack([forward_fixed(cfg, layer, frame).y for frame in x])
+    return VectorSet(cfg=cfg, layer=layer, x=x, y=y, seed=seed, source=f"extreme-{weights}-bias-{bias or 'zero'}")

@@ -4,8 +4,10 @@ The parameter stream carries one value per beat (``Geometry.param_bits`` wide, t
 the low bits used), in the order of ``Geometry.regions``: each memory's image, address by
 address, lane by lane, then the scalar shifts and multipliers.  ``last`` (tlast) must mark the
 final value; a stream that ends early or late sets ``error`` and restarts the map.  ``loaded``
-rises after the first complete load; frames are accepted only then.  Load while no frame is in
-flight: the MAC array reads these memories as it runs.
+rises at the end of a complete load and falls with the first beat of the next one (so a load
+that breaks off leaves the engine refusing frames rather than computing with a half-written
+layer); frames are accepted only while it is high.  ``error`` is sticky until reset.  Load while
+no frame is in flight: the MAC array reads these memories as it runs.
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ class ParamLoader(wiring.Component):
         fire = self.i.valid & self.i.ready
         value = self.i.p.data
         m.d.comb += self.i.ready.eq(1)
+        with m.If(fire):  # a new load invalidates the old one; a complete one sets it below
+            m.d.sync += self.loaded.eq(0)
 
         for index, r in enumerate(regions):
             final_region = index == len(regions) - 1

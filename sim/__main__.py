@@ -56,6 +56,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .soak import soak
+
+    if args.draws < 1:
+        raise ValueError(f"draws: must be >= 1, got {args.draws}")
+    require_simulator(args.simulator)
+    totals = soak(args.draws, args.seed, args.simulator,
+                  progress=lambda seeds: tqdm(seeds, desc="random configurations", unit="cfg"))
+    for seed, described, message in totals.failures:
+        print(f"FAIL seed {seed}: {described}\n  {message}")
+    print(totals.summary())
+    if totals.failures:
+        print(f"{len(totals.failures)} of {args.draws} draws failed; rerun one with "
+              f"`python -m sim soak --draws 1 --seed SEED`")
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim",
                                      description="cocotb simulation of the generated Verilog.")
@@ -70,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="probability that the source idles / the sink refuses a beat")
     p.add_argument("--waves", action="store_true", help="write a VCD waveform (GTKWave, Surfer)")
     p.set_defaults(run=cmd_run)
+    p = sub.add_parser("soak", help="random configurations with random stalls (sim/soak.py)")
+    p.add_argument("--draws", type=int, default=20, help="configurations to draw (default 20)")
+    p.add_argument("--seed", type=int, default=1000, help="seed of the first draw")
+    p.add_argument("--simulator", choices=sorted(SIMULATORS), default="verilator")
+    p.set_defaults(run=cmd_soak, stall=0.0)
     args = parser.parse_args(argv)
     try:
         if not 0.0 <= args.stall < 1.0:

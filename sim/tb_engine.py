@@ -18,12 +18,15 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, ReadOnly
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from golden.vectors import read_vectors
 from hw.geometry import Geometry
 from hw.params import param_words
+from sim.cycle_model import predict
+
+CLOCK_NS = 10
 
 
 def pack(values, bits: int) -> int:
@@ -110,6 +113,7 @@ class Monitor:
         self.first_in = None
         self.last_out = None
         self.busy = 0
+        self.inputs = 0
         self.outputs = 0
 
     async def run(self):
@@ -118,8 +122,10 @@ class Monitor:
             await RisingEdge(dut.clk)
             await ReadOnly()
             self.cycle += 1
-            if self.first_in is None and dut.s_axis_tvalid.value and dut.s_axis_tready.value:
-                self.first_in = self.cycle
+            if dut.s_axis_tvalid.value and dut.s_axis_tready.value:
+                self.inputs += 1
+                if self.first_in is None:
+                    self.first_in = self.cycle
             if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
                 self.last_out = self.cycle
                 self.outputs += 1
@@ -134,7 +140,8 @@ class Bench:
         self.dut, self.vs = dut, vs
         self.cfg, self.geo = vs.cfg, Geometry(vs.cfg)
         logging.getLogger(f"cocotb.{dut._name}").setLevel(logging.WARNING)  # per-frame chatter
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.stall = stall
+        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
         # byte_lanes=1: a frame's tdata list holds whole beats, not bytes
         self.params = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_param"), dut.clk,
                                       dut.rst, byte_lanes=1)
@@ -146,11 +153,20 @@ class Bench:
             self.source.set_pause_generator(pauses(stall, seed))
             self.sink.set_pause_generator(pauses(stall, seed + 1))
 
-    async def start(self) -> None:
+    async def reset(self) -> None:
+        """Reset the engine, dropping whatever the drivers still queue."""
         dut = self.dut
         dut.rst.value = 1
         await ClockCycles(dut.clk, 4)
+        self.source.clear()
+        self.sink.clear()
         dut.rst.value = 0
+
+    async def start(self) -> None:
+        """Reset and load the parameters: after a reset the engine needs its parameters again
+        (param_loaded is cleared, docs/architecture.md)."""
+        dut = self.dut
+        await self.reset()
         words = param_words(self.cfg, self.vs.layer)
         await self.params.send(AxiStreamFrame(tdata=words))
         assert await wait_high(dut, dut.param_loaded, 8 * len(words) + 100), \
@@ -164,6 +180,25 @@ class Bench:
         for row in list(frame_rows(frame, self.cfg, self.geo, extra_rows)):
             row.tuser = 0
             await self.source.send(row)
+
+
+    def timeout_ns(self, frames: int) -> int:
+        """Generous bound on the time ``frames`` frames take: four times the cycle model's
+        prediction, stretched by the stall probability on both streams."""
+        cycles = predict(self.cfg, frames).cycles / (1.0 - self.stall) ** 2
+        return int(4 * cycles + 2000) * CLOCK_NS
+
+    async def receive(self, board: "Scoreboard", monitor: Monitor, frames: list) -> int:
+        """Receive (label, expected) frames into ``board``; return the number of output beats
+        lost, 0 unless the engine stopped sending before the last expected beat."""
+        async def all_frames():
+            for label, expected in frames:
+                await board.frame(expected, label)
+        try:
+            await with_timeout(all_frames(), self.timeout_ns(len(frames)), "ns")
+        except SimTimeoutError:
+            return len(frames) * self.cfg.n_pixels * self.geo.co_groups - monitor.outputs
+        return 0
 
 
 def bench_from_env(dut) -> Bench:
@@ -183,22 +218,22 @@ async def engine_matches_golden(dut):
     for frame in vs.x:
         await tb.send(frame)
     board = Scoreboard(tb.sink, cfg, geo)
-    for f in range(vs.frames):
-        await board.frame(vs.y[f], f"frame {f}")
+    lost = await tb.receive(board, monitor, [(f"frame {f}", vs.y[f]) for f in range(vs.frames)])
     await ClockCycles(dut.clk, 8)
-    extra = monitor.outputs - vs.frames * cfg.n_pixels * geo.co_groups
-    cycles = monitor.last_out - monitor.first_in + 1
+    extra = max(0, monitor.outputs - vs.frames * cfg.n_pixels * geo.co_groups)
+    cycles = monitor.last_out - monitor.first_in + 1 if monitor.last_out else 0
     results = {
         "config": cfg.to_dict(), "frames": vs.frames,
         "stall": float(os.environ.get("XV_STALL", "0")),
         "outputs_compared": board.compared, "mismatches": board.mismatches,
-        "mark_errors": board.marks_wrong, "extra_beats": extra,
+        "mark_errors": board.marks_wrong, "extra_beats": extra, "lost_beats": lost,
         "frame_error": int(dut.frame_error.value),
         "cycles": cycles, "cycles_per_frame": cycles / vs.frames,
         "mac_busy_cycles": monitor.busy,
-        "mac_utilization": monitor.busy / cycles,
+        "mac_utilization": monitor.busy / max(cycles, 1),
     }
     Path(os.environ["XV_RESULTS"]).write_text(json.dumps(results, indent=2) + "\n")
+    assert lost == 0, f"{lost} output beats never came (timed out)"
     board.check()
     assert extra == 0, f"{extra} output beats beyond the expected count"
     assert not dut.frame_error.value, "frame_error set by well-formed frames"
@@ -220,14 +255,94 @@ async def malformed_frames_recover(dut):
     await tb.send(vs.x[0], extra_rows=1)              # one row too many: dropped
     await tb.send(vs.x[1])
     board = Scoreboard(tb.sink, cfg, geo)
-    for label, expected in (("short frame", None), ("frame 1", vs.y[1]),
-                            ("long frame", vs.y[0]), ("frame 1 again", vs.y[1])):
-        await board.frame(expected, label)
+    lost = await tb.receive(board, monitor, [
+        ("short frame", None), ("frame 1", vs.y[1]), ("long frame", vs.y[0]),
+        ("frame 1 again", vs.y[1])])
     await ClockCycles(dut.clk, 50)
-    extra = monitor.outputs - 4 * cfg.n_pixels * geo.co_groups
+    extra = max(0, monitor.outputs - 4 * cfg.n_pixels * geo.co_groups)
     Path(os.environ["XV_RESULTS"]).write_text(json.dumps({
         "outputs_compared": board.compared, "mismatches": board.mismatches,
-        "extra_beats": extra, "frame_error": int(dut.frame_error.value)}) + "\n")
+        "extra_beats": extra, "lost_beats": lost,
+        "frame_error": int(dut.frame_error.value)}) + "\n")
+    assert lost == 0, f"{lost} output beats never came (timed out)"
     board.check()
     assert extra == 0, f"{extra} output beats beyond one frame per frame sent"
     assert dut.frame_error.value == 1, "malformed frames did not set frame_error"
+
+
+@cocotb.test()
+async def reset_mid_frame(dut):
+    """Reset while a frame is half in (and, with stalls, outputs are held back), reload the
+    parameters, then send two good frames: both come out exact, nothing of the aborted frame
+    leaks out, and frame_error is clear.  Needs two frames of vectors."""
+    tb = bench_from_env(dut)
+    vs, cfg, geo = tb.vs, tb.cfg, tb.geo
+    assert vs.frames >= 2, "reset_mid_frame needs a vector set of 2 frames"
+    await tb.start()
+    before = Monitor(dut)
+    watcher = cocotb.start_soon(before.run())
+    await tb.send(vs.x[0])
+    half = cfg.n_pixels * geo.ci_chunks // 2
+    for _ in range(tb.timeout_ns(1) // CLOCK_NS):
+        if before.inputs >= max(1, half):
+            break
+        await RisingEdge(dut.clk)
+    assert before.inputs >= max(1, half), "the engine did not accept half a frame"
+    watcher.cancel()
+    await tb.start()  # reset mid-frame, parameters again
+    monitor = Monitor(dut)
+    cocotb.start_soon(monitor.run())
+    await tb.send(vs.x[1])
+    await tb.send(vs.x[0])
+    board = Scoreboard(tb.sink, cfg, geo)
+    lost = await tb.receive(board, monitor, [("frame 1", vs.y[1]), ("frame 0", vs.y[0])])
+    await ClockCycles(dut.clk, 50)
+    extra = max(0, monitor.outputs - 2 * cfg.n_pixels * geo.co_groups)
+    Path(os.environ["XV_RESULTS"]).write_text(json.dumps({
+        "inputs_before_reset": before.inputs, "outputs_before_reset": before.outputs,
+        "outputs_compared": board.compared, "mismatches": board.mismatches,
+        "extra_beats": extra, "lost_beats": lost,
+        "frame_error": int(dut.frame_error.value)}) + "\n")
+    assert lost == 0, f"{lost} output beats never came (timed out)"
+    board.check()
+    assert extra == 0, f"{extra} output beats beyond the two frames sent after reset"
+    assert dut.frame_error.value == 0, "frame_error set after reset and good frames"
+
+
+@cocotb.test()
+async def bad_parameter_streams(dut):
+    """A parameter stream cut short, then one running three words long: each sets the sticky
+    param_error and leaves param_loaded low (no frame is accepted); a good load after them
+    raises param_loaded and the next frame is exact."""
+    tb = bench_from_env(dut)
+    vs, cfg, geo = tb.vs, tb.cfg, tb.geo
+    await tb.start()
+    words = param_words(cfg, vs.layer)
+    figures = {}
+    for label, bad in (("short", words[:len(words) // 2]), ("long", words + words[:3])):
+        await tb.reset()  # param_error is sticky: each case from a clean state
+        await tb.params.send(AxiStreamFrame(tdata=words))  # a good layer first ...
+        assert await wait_high(dut, dut.param_loaded, 8 * len(words) + 100)
+        await tb.params.send(AxiStreamFrame(tdata=bad))    # ... then a broken reload
+        await tb.params.wait()
+        await ClockCycles(dut.clk, 4)
+        figures[f"{label}_error"] = int(dut.param_error.value)
+        figures[f"{label}_loaded"] = int(dut.param_loaded.value)
+    monitor = Monitor(dut)
+    cocotb.start_soon(monitor.run())
+    await tb.send(vs.x[0])
+    await ClockCycles(dut.clk, 50)
+    figures["inputs_while_unloaded"] = monitor.inputs
+    await tb.params.send(AxiStreamFrame(tdata=words))
+    assert await wait_high(dut, dut.param_loaded, 8 * len(words) + 100), \
+        "a good parameter stream after bad ones did not load"
+    board = Scoreboard(tb.sink, cfg, geo)
+    figures["lost_beats"] = await tb.receive(board, monitor, [("frame 0", vs.y[0])])
+    figures.update(outputs_compared=board.compared, mismatches=board.mismatches)
+    Path(os.environ["XV_RESULTS"]).write_text(json.dumps(figures) + "\n")
+    for label in ("short", "long"):
+        assert figures[f"{label}_error"] == 1, f"a {label} parameter stream did not set param_error"
+        assert figures[f"{label}_loaded"] == 0, f"a {label} parameter stream left param_loaded high"
+    assert figures["inputs_while_unloaded"] == 0, "frames accepted without a complete layer"
+    assert figures["lost_beats"] == 0, "output beats never came after the good load"
+    board.check()

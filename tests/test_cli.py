@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from golden.vectors import read_vectors
 
 
@@ -54,3 +56,24 @@ def test_hw_command_refuses_bad_parallelism():
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip() == "error: pe: c_out=8 is not divisible by pe=3"
+
+
+@pytest.mark.parametrize("command, message", [
+    (["sim", "run", "--stall", "1.5"], "error: stall: must be in [0, 1), got 1.5"),
+    (["sim", "run", "--frames", "0"], "error: frames: must be >= 1, got 0"),
+    (["sim", "soak", "--draws", "0"], "error: draws: must be >= 1, got 0"),
+    (["golden", "vectors", "--frames", "0", "--out", "unused"],
+     "error: frames: must be >= 1, got 0"),
+    (["hw", "verilog", "--data-bits", "1"], "error: data_bits: must be in 2..16, got 1"),
+    (["hw", "verilog", "--simd", "3"], "error: simd: c_in=8 is not divisible by simd=3"),
+    (["hw", "verilog", "--workload", "tiny", "--acc-bits", "16"],
+     "error: fmt.acc_bits: acc_bits=16 cannot hold the projection (q, k) accumulator, which "
+     "needs 19 bits for this layer (raise acc_bits or lower data/weight bits)"),
+    (["sim", "run", "--h", "0"], "error: h: must be >= 1, got 0"),
+    (["golden", "check", "--k", "2"],
+     "error: k: kernel size must be odd (centred window), got 2"),
+])
+def test_every_command_refuses_bad_options_in_one_line(command, message):
+    out = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.strip() == message
