@@ -1,4 +1,5 @@
-"""python -m reports: synthesis (make synth) and the benchmark report (make bench)."""
+"""python -m reports: synthesis (make synth), the benchmark report (make bench) and the
+real-data demo (make demo)."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +43,44 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from golden.digits import TrainSettings
+    from sim.runner import require_simulator
+
+    from .demo import DemoSettings, run, write_report
+
+    for name in ("epochs", "images", "photo_size"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "images" else 1):
+            raise ValueError(f"{name}: must be >= {0 if name == 'images' else 1}, got {value}")
+    require_simulator(args.simulator)
+    settings = DemoSettings(simulator=args.simulator)
+    if args.quick:  # a few images and epochs, written under build/ (tests/test_demo.py)
+        quick = ROOT / "build" / "demo-quick"
+        settings = replace(settings, train=TrainSettings(epochs=2), rtl_images=12,
+                           photo_size=16, cache=quick, docs=quick)
+    if args.epochs is not None:
+        settings = replace(settings, train=replace(settings.train, epochs=args.epochs))
+    if args.images is not None:
+        settings = replace(settings, rtl_images=args.images)
+    if args.photo_size is not None:
+        settings = replace(settings, photo_size=args.photo_size)
+    if args.out is not None:
+        settings = replace(settings, docs=Path(args.out).resolve())
+    result = run(settings)
+    for r in result.rows:
+        print(f"{r.network:10s} {r.form:42s} {100 * r.accuracy:6.2f}%  ({r.images} images) "
+              f"{r.note}")
+    print(f"RTL: {result.rtl_words} words compared, {result.rtl_mismatches} mismatched; "
+          f"predictions agree with the golden model on {100 * result.rtl_agreement:.0f}% of "
+          f"{result.rtl_images} images; photo RTL = golden: {result.photo_rtl_equal}")
+    print(f"wrote {write_report(result, settings, settings.docs / 'real-data.md')}")
+    ok = result.rtl_mismatches == 0 and result.rtl_agreement == 1.0 and result.photo_rtl_equal
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     from .synth import TARGETS
 
@@ -56,12 +95,25 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="regenerate docs/performance.md")
     p.add_argument("--no-synth", action="store_true", help="cycles only, skip synthesis")
     p.set_defaults(run=cmd_bench)
+    p = sub.add_parser("demo", help="digits network and a photograph through the RTL; "
+                                    "regenerate docs/real-data.md")
+    p.add_argument("--quick", action="store_true",
+                   help="2 epochs, 12 RTL images, 16x16 photo, report under build/demo-quick")
+    p.add_argument("--epochs", type=int, help="training epochs (default 40)")
+    p.add_argument("--images", type=int, help="test images through the RTL (0: all 450)")
+    p.add_argument("--photo-size", type=int, help="photograph frame side (default 48)")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    p.add_argument("--out", help="folder for real-data.md and .png (default docs/)")
+    p.set_defaults(run=cmd_demo)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
     except (ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except AssertionError as err:  # the RTL disagreed with the golden model
+        print(f"FAIL: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

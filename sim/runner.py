@@ -100,8 +100,12 @@ def _build(cfg, simulator: str, build_root: Path, waves: bool):
 
 def run_vectors(vectors: Path, simulator: str = "verilator", stall: float = 0.0, seed: int = 1,
                 waves: bool = False, build_root: Path | None = None,
-                testcase: str = "engine_matches_golden") -> SimResult:
-    """Run one cocotb test of sim/tb_engine.py on a vector set; AssertionError if it fails."""
+                testcase: str = "engine_matches_golden",
+                outputs: Path | None = None) -> SimResult:
+    """Run one cocotb test of sim/tb_engine.py on a vector set; AssertionError if it fails.
+
+    ``outputs``: a .npy file to receive every output word the RTL sent (engine_matches_golden).
+    """
     from cocotb_tools.check_results import get_results
 
     require_simulator(simulator)
@@ -112,7 +116,8 @@ def run_vectors(vectors: Path, simulator: str = "verilator", stall: float = 0.0,
     test_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_dir))
     results = test_dir / "figures.json"
     env = {"XV_VECTORS": str(vectors), "XV_RESULTS": str(results), "XV_STALL": str(stall),
-           "XV_SEED": str(seed), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
+           "XV_SEED": str(seed), "XV_OUTPUTS": str(Path(outputs).resolve()) if outputs else "",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
                "PYTHONPATH", "")])}
     xml = runner.test(test_module="sim.tb_engine", hdl_toplevel=TOP, testcase=testcase,
                       build_dir=build_dir,

@@ -2,7 +2,9 @@
 
 Configured by environment variables set by ``sim.runner``:
 XV_VECTORS (vector-set folder), XV_RESULTS (JSON file for the figures), XV_STALL (probability
-that the source idles or the sink refuses a beat, 0 for stall-free streams), XV_SEED.
+that the source idles or the sink refuses a beat, 0 for stall-free streams), XV_SEED, and
+optionally XV_OUTPUTS (a .npy file that receives every output word, (F, H, W, C_out), as the
+RTL sent it: the digits demo feeds these to the rest of its network).
 
 Streams are driven with cocotbext-axi: one AxiStreamFrame per image row (tlast ends a row), tuser
 on the first beat of each image.  The figures written: outputs compared, mismatches, beats lost
@@ -17,6 +19,7 @@ import random
 from pathlib import Path
 
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
@@ -64,10 +67,13 @@ class Scoreboard:
         self.sink, self.cfg, self.geo = sink, cfg, geo
         self.compared = self.mismatches = self.marks_wrong = 0
         self.first_bad = None
+        self.received = []  # (H, W, C_out) arrays of what the RTL sent, one per frame
 
     async def frame(self, expected, label: str) -> None:
         """Receive one frame; compare it unless ``expected`` is None (only count its beats)."""
         cfg, geo = self.cfg, self.geo
+        got_frame = np.zeros((cfg.h, cfg.w, cfg.c_out), dtype=np.int64)
+        self.received.append(got_frame)
         for r in range(cfg.h):
             row = await self.sink.recv()
             beats = list(row.tdata)
@@ -78,10 +84,11 @@ class Scoreboard:
             for n, word in enumerate(beats):
                 if int(tuser[n]) != int(r == 0 and n == 0):
                     self.marks_wrong += 1
-                if expected is None:
-                    continue
                 c, og = divmod(n, geo.co_groups)
                 got = unpack(word, cfg.pe, cfg.fmt.data_bits)
+                got_frame[r, c, og * cfg.pe:(og + 1) * cfg.pe] = got
+                if expected is None:
+                    continue
                 want = [int(v) for v in expected[r, c, og * cfg.pe:(og + 1) * cfg.pe]]
                 self.compared += cfg.pe
                 bad = sum(g != w for g, w in zip(got, want))
@@ -233,6 +240,8 @@ async def engine_matches_golden(dut):
         "mac_utilization": monitor.busy / max(cycles, 1),
     }
     Path(os.environ["XV_RESULTS"]).write_text(json.dumps(results, indent=2) + "\n")
+    if os.environ.get("XV_OUTPUTS"):
+        np.save(os.environ["XV_OUTPUTS"], np.stack(board.received))
     assert lost == 0, f"{lost} output beats never came (timed out)"
     board.check()
     assert extra == 0, f"{extra} output beats beyond the expected count"
