@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .config import ATTENTION_FORMS
 from .options import add_config_arguments, config_from_args
 
 
@@ -45,13 +46,17 @@ def cmd_error(args: argparse.Namespace) -> int:
     from .config import preset
     from .generate import fixed_point_error
 
-    rows = [(w, b, s) for w in args.workloads for b in args.bits for s in ("random", "image")]
-    print(f"{'workload':8s} {'bits':>4s} {'source':6s} {'SQNR dB':>8s} {'max LSB':>8s}")
-    for workload, bits, source in tqdm(rows, desc="fixed-point error", leave=False,
-                                       disable=None):
-        cfg = preset(workload, data_bits=bits, weight_bits=bits, acc_bits=48 if bits > 8 else 32)
+    rows = [(a, w, b, s) for a in args.attentions for w in args.workloads for b in args.bits
+            for s in ("random", "image")]
+    print(f"{'form':10s} {'workload':8s} {'bits':>4s} {'source':6s} {'SQNR dB':>8s} "
+          f"{'max LSB':>8s}")
+    for attention, workload, bits, source in tqdm(rows, desc="fixed-point error", leave=False,
+                                                  disable=None):
+        cfg = preset(workload, attention=attention, data_bits=bits, weight_bits=bits,
+                     acc_bits=48 if bits > 8 else 32)
         err = fixed_point_error(cfg, source, frames=args.frames, seed=args.seed)
-        tqdm.write(f"{workload:8s} {bits:4d} {source:6s} {err.sqnr_db:8.2f} {err.max_lsb:8.2f}")
+        tqdm.write(f"{attention:10s} {workload:8s} {bits:4d} {source:6s} {err.sqnr_db:8.2f} "
+                   f"{err.max_lsb:8.2f}")
     return 0
 
 
@@ -116,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("error", help="fixed-point error table over workloads and precisions")
     p.add_argument("--workloads", nargs="+", default=["tiny", "digits", "stage3"])
     p.add_argument("--bits", nargs="+", type=int, default=[8, 12, 16])
+    p.add_argument("--attentions", nargs="+", default=["pssa"], choices=ATTENTION_FORMS,
+                   help="attention forms (default pssa; sa and involution have their own "
+                        "fixed-point paths, golden/fixed_forms.py)")
     p.add_argument("--frames", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_error)

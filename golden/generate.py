@@ -87,16 +87,32 @@ class FixedPointError:
     frames: int
 
 
-def quantized_run(cfg: XvConfig, dyn: DynamicXVolution, x: torch.Tensor,
-                  layer: QuantizedLayer | None = None):
-    """Quantize (calibrating on ``x`` unless a layer is given) and run the fixed-point model.
+def quantize_form(dyn: DynamicXVolution, calib: torch.Tensor):
+    """The fixed-point layer of any attention form (PSSA, SA, involution)."""
+    from .quantize import quantize_involution_layer, quantize_sa_layer
+
+    return {"pssa": quantize_layer, "sa": quantize_sa_layer,
+            "involution": quantize_involution_layer}[dyn.cfg.attention](dyn, calib)
+
+
+def forward_form(cfg: XvConfig, layer, x: np.ndarray) -> np.ndarray:
+    """Integer output (H, W, C_out) of one frame through the fixed-point model of cfg's form."""
+    from .fixed_forms import forward_fixed_involution, forward_fixed_sa
+
+    return {"pssa": forward_fixed, "sa": forward_fixed_sa,
+            "involution": forward_fixed_involution}[cfg.attention](cfg, layer, x).y
+
+
+def quantized_run(cfg: XvConfig, dyn: DynamicXVolution, x: torch.Tensor, layer=None):
+    """Quantize (calibrating on ``x`` unless a layer is given) and run the fixed-point model of
+    the configuration's attention form.
 
     Returns (layer, integer inputs NHWC, integer outputs NHWC, float S8 outputs NHWC).
     The float reference runs on the dequantized integer input: the error is the engine's.
     """
-    layer = layer or quantize_layer(dyn, x)
+    layer = layer or quantize_form(dyn, x)
     xi = quantize_input(x, layer.x_scale, cfg)
-    yi = np.stack([forward_fixed(cfg, layer, frame).y for frame in xi])
+    yi = np.stack([forward_form(cfg, layer, frame) for frame in xi])
     with torch.no_grad():
         # S9 stands for S8 here: equal to 1e-9 (tests), and it does not materialize K_p.
         y_float = dyn.forward_factored(dequantize_input(xi, layer.x_scale))

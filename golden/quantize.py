@@ -114,3 +114,86 @@ def quantize_layer(dyn: DynamicXVolution, calib: torch.Tensor) -> QuantizedLayer
         x_scale=s_x, y_scale=s["y"])
     layer.check(cfg)
     return layer
+
+
+def _weights(w: torch.Tensor, bits: int):
+    """Per-row symmetric scale and the integer weights of a 2-D weight matrix."""
+    w = w.detach().double()
+    scale = symmetric_scale(w, bits, dim=0)
+    return scale, quantize_tensor(w, scale[:, None], bits)
+
+
+def _conv_taps(dyn: DynamicXVolution, bits: int):
+    cfg = dyn.cfg
+    w_conv = dyn.w_conv.detach().double()
+    s_wc = symmetric_scale(w_conv, bits, dim=0)
+    taps = w_conv.permute(2, 3, 0, 1).reshape(cfg.k * cfg.k, cfg.c_out, cfg.c_in)
+    return s_wc, quantize_tensor(taps, s_wc[None, :, None], bits)
+
+
+def _input_scale(dyn: DynamicXVolution, calib: torch.Tensor):
+    """s_x, and the calibration input as the engine sees it (already quantized)."""
+    calib = calib.double()
+    s_x = float(symmetric_scale(calib, dyn.cfg.fmt.data_bits))
+    return s_x, dequantize_input(quantize_input(calib, s_x, dyn.cfg), s_x)
+
+
+def quantize_sa_layer(dyn: DynamicXVolution, calib: torch.Tensor):
+    """Scales of the full-SA fixed-point path (golden.fixed_forms): as PSSA for q, k, the
+    convolution and the output; the logit multiplier folds 1/sqrt(D), log2(e) and the table's
+    EXP_STEPS steps an octave; z keeps x's scale (a convex combination of x)."""
+    from .fixed_forms import EXP_STEPS, QuantizedSALayer
+
+    cfg, f = dyn.cfg, dyn.cfg.fmt
+    db, wb, mb, ms = f.data_bits, f.weight_bits, f.mult_bits, f.max_shift
+    s_x, x_seen = _input_scale(dyn, calib)
+    with torch.no_grad():
+        q, k = dyn.projections(x_seen)
+        y = dyn.forward_factored(x_seen)
+    s_q, s_k, s_y = (float(symmetric_scale(v, db)) for v in (q, k, y))
+    s_wc, w_conv = _conv_taps(dyn, wb)
+    s_wq, w_q = _weights(dyn.w_q, wb)
+    s_wk, w_k = _weights(dyn.w_k, wb)
+    s_wv, w_v = _weights(dyn.w_v, wb)
+    m_q, sh_q = multiplier(s_wq.numpy() * s_x / s_q, mb, ms, "q projection")
+    m_k, sh_k = multiplier(s_wk.numpy() * s_x / s_k, mb, ms, "k projection")
+    m_t, sh_t = multiplier(s_q * s_k / math.sqrt(cfg.d) * math.log2(math.e) * EXP_STEPS,
+                           mb, ms, "logit")
+    m_out, s_out = multiplier(np.concatenate([s_wc.numpy(), s_wv.numpy()]) * s_x / s_y, mb, ms,
+                              "output")
+    bias = np.round(dyn.bias.detach().double().numpy() / s_y * (1 << s_out)).astype(INT)
+    return QuantizedSALayer(w_conv=w_conv, w_q=w_q, w_k=w_k, w_v=w_v, m_q=m_q, s_q=sh_q,
+                            m_k=m_k, s_k=sh_k, m_t=int(m_t[0]), s_t=sh_t,
+                            m_c=m_out[:cfg.c_out], m_v=m_out[cfg.c_out:], bias=bias,
+                            s_out=s_out, x_scale=s_x, y_scale=s_y)
+
+
+def quantize_involution_layer(dyn: DynamicXVolution, calib: torch.Tensor):
+    """Scales of the involution fixed-point path (golden.fixed_forms): per-row weights, the
+    hidden layer u and the kernels h per tensor; BN_a's folded scale g'_c goes into the signed
+    output multiplier m_v."""
+    from .fixed_forms import QuantizedInvolutionLayer
+
+    cfg, f = dyn.cfg, dyn.cfg.fmt
+    db, wb, mb, ms = f.data_bits, f.weight_bits, f.mult_bits, f.max_shift
+    s_x, x_seen = _input_scale(dyn, calib)
+    with torch.no_grad():
+        hidden = torch.relu(torch.einsum("rc,nchw->nrhw", dyn.w_1, x_seen)
+                            + dyn.b_1[None, :, None, None])
+        h = dyn.involution_kernel(x_seen)
+        y = dyn.forward_factored(x_seen)
+    s_u, s_h, s_y = (float(symmetric_scale(v, db)) for v in (hidden, h, y))
+    s_wc, w_conv = _conv_taps(dyn, wb)
+    s_w1, w_1 = _weights(dyn.w_1, wb)
+    s_w2, w_2 = _weights(dyn.w_2, wb)
+    b_1 = np.round(dyn.b_1.detach().double().numpy() / (s_w1.numpy() * s_x)).astype(INT)
+    m_1, s_1 = multiplier(s_w1.numpy() * s_x / s_u, mb, ms, "involution hidden layer")
+    m_2, s_2 = multiplier(s_w2.numpy() * s_u / s_h, mb, ms, "involution kernel")
+    g = dyn.g_scale.detach().double().numpy()
+    m_out, s_out = multiplier(np.concatenate([s_wc.numpy() * s_x, np.abs(g) * s_h * s_x])
+                              / s_y, mb, ms, "output")
+    bias = np.round(dyn.bias.detach().double().numpy() / s_y * (1 << s_out)).astype(INT)
+    return QuantizedInvolutionLayer(w_conv=w_conv, w_1=w_1, b_1=b_1, m_1=m_1, s_1=s_1, w_2=w_2,
+                                    m_2=m_2, s_2=s_2, m_c=m_out[:cfg.c_out],
+                                    m_v=np.where(g < 0, -1, 1) * m_out[cfg.c_out:], bias=bias,
+                                    s_out=s_out, x_scale=s_x, y_scale=s_y)

@@ -1,0 +1,207 @@
+"""Bit-accurate fixed-point models of the other two attention forms: full SA (S4) and
+involution (S5), in the factored form S9 like ``golden.fixed`` (docs/fixed-point.md, "SA and
+involution").  numpy only; ``golden.quantize`` makes the layers from float models.
+
+Full SA, per frame (x int ``data_bits``, q/k/conv/W'_v as in PSSA):
+
+1. q, k = RQ(W_q x, m_q, s_q), RQ(W_k x, m_k, s_k)                          (S2)
+2. t_pj = SAT_logit((<q_p, k_j> * m_t + 2^(s_t-1)) >> s_t)  for all N pixels j: the logit in
+   units of 1/EXP_STEPS of a binary octave (m_t folds 1/sqrt(D) and log2(e)), LOGIT_BITS wide
+3. softmax by shift-and-table, max-subtracted (S4):
+       delta = min(max_j t_pj - t_pj, DELTA_MAX)
+       e_pj  = EXP_TABLE[delta mod EXP_STEPS] >> (delta div EXP_STEPS)   (2^-delta/16 in Q0.15)
+       S_p   = sum_j e_pj;  R_p = floor(2^RECIP_SHIFT / S_p)              (one division a pixel)
+4. z_p = SAT((sum_j e_pj x_j) * R_p + 2^(RECIP_SHIFT-1)) >> RECIP_SHIFT): the convex
+   combination of the x_j, in x's own scale
+5. y = SAT((acc_c * m_c + (W'_v z) * m_v + bias + 2^(s_out-1)) >> s_out)    as PSSA
+
+Involution, per pixel (C_in = C_out = C, G groups, R = C / reduction hidden channels):
+
+1. u = ReLU(RQ(W'_1 x_p + b_1, m_1, s_1))         (S5 with BN_r folded, S7)
+2. h = RQ(W_2 u, m_2, s_2)                        G x K^2 kernel values
+3. t_c = sum_{d in Delta_K} h[g(c), d] x_{p+d}[c]  (depthwise, exact)
+4. y = SAT((acc_c * m_c + t * m_v + bias + 2^(s_out-1)) >> s_out), m_v signed (it carries the
+   sign of BN_a's folded scale g'_c, S8)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .config import XvConfig
+from .fixed import INT, padded, requantize, round_shift, saturate, window
+
+EXP_STEPS = 16                    # logit LSB = 1/16 octave
+EXP_FRAC_BITS = 15                # e in Q0.15: e(0) = 2^15
+EXP_TABLE = tuple(round((1 << EXP_FRAC_BITS) * 2.0 ** (-i / EXP_STEPS)) for i in range(EXP_STEPS))
+DELTA_MAX = EXP_STEPS * (EXP_FRAC_BITS + 1) - 1   # beyond it e = 0 anyway
+RECIP_SHIFT = 2 * EXP_FRAC_BITS + 1               # R = 2^31 // S, S >= 2^15: R <= 2^16
+
+
+def logit_bits(cfg: XvConfig) -> int:
+    """Width of the SA logit t: data_bits + 8 (a 2^8 larger range than the activations, so
+    that the max-subtracted differences, not the logits, saturate)."""
+    return cfg.fmt.data_bits + 8
+
+
+def exp2_table(delta: np.ndarray) -> np.ndarray:
+    """e = 2^(-delta/16) in Q0.15 by table and shift, delta >= 0 (clamped to DELTA_MAX)."""
+    d = np.minimum(np.asarray(delta, dtype=INT), DELTA_MAX)
+    return np.asarray(EXP_TABLE, dtype=INT)[d % EXP_STEPS] >> (d // EXP_STEPS)
+
+
+def _layer_from_dict(cls, data: dict, arrays: tuple[str, ...]):
+    values = {}
+    for f in fields(cls):
+        if f.name not in data:
+            raise ValueError(f"quantized layer: missing parameter {f.name!r}")
+        v = np.asarray(data[f.name])
+        values[f.name] = (v.astype(INT) if f.name in arrays else
+                          float(v) if f.name.endswith("scale") else int(v))
+    return cls(**values)
+
+
+@dataclass
+class QuantizedSALayer:
+    """Integer parameters of a full-SA layer; as ``golden.fixed.QuantizedLayer`` but the logit
+    requantizer (m_t, s_t) replaces PSSA's (m_a, s_a) and z needs no requantizer (step 4)."""
+
+    w_conv: np.ndarray
+    w_q: np.ndarray
+    w_k: np.ndarray
+    w_v: np.ndarray
+    m_q: np.ndarray
+    s_q: int
+    m_k: np.ndarray
+    s_k: int
+    m_t: int
+    s_t: int
+    m_c: np.ndarray
+    m_v: np.ndarray
+    bias: np.ndarray
+    s_out: int
+    x_scale: float
+    y_scale: float
+
+    ARRAYS = ("w_conv", "w_q", "w_k", "w_v", "m_q", "m_k", "m_c", "m_v", "bias")
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "QuantizedSALayer":
+        return _layer_from_dict(cls, data, cls.ARRAYS)
+
+
+@dataclass
+class QuantizedInvolutionLayer:
+    """Integer parameters of an involution layer: ``w_conv`` (K*K, C, C), ``w_1`` (R, C) with
+    ``b_1`` (R,) in the accumulator's units, ``w_2`` (G*K*K, R), per-row multipliers ``m_1``,
+    ``m_2``, output ``m_c`` (unsigned) and ``m_v`` (signed), ``bias``."""
+
+    w_conv: np.ndarray
+    w_1: np.ndarray
+    b_1: np.ndarray
+    m_1: np.ndarray
+    s_1: int
+    w_2: np.ndarray
+    m_2: np.ndarray
+    s_2: int
+    m_c: np.ndarray
+    m_v: np.ndarray
+    bias: np.ndarray
+    s_out: int
+    x_scale: float
+    y_scale: float
+
+    ARRAYS = ("w_conv", "w_1", "b_1", "m_1", "w_2", "m_2", "m_c", "m_v", "bias")
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "QuantizedInvolutionLayer":
+        return _layer_from_dict(cls, data, cls.ARRAYS)
+
+
+def _check_input(cfg: XvConfig, x: np.ndarray) -> np.ndarray:
+    f = cfg.fmt
+    x = np.asarray(x, dtype=INT)
+    if x.shape != (cfg.h, cfg.w, cfg.c_in):
+        raise ValueError(f"input: shape {x.shape}, expected {(cfg.h, cfg.w, cfg.c_in)}")
+    if x.min() < f.data_min or x.max() > f.data_max:
+        raise ValueError(f"input: values outside int{f.data_bits}")
+    return x
+
+
+def conv_accumulator(cfg: XvConfig, w_conv: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """sum_{d in Delta_K} W'_d x_{p+d}: (H, W, C_out), exact."""
+    r = cfg.radius
+    xp = padded(x, r)
+    return sum(window(xp, r, di, dj, cfg.h, cfg.w) @ w_conv[t].T
+               for t, (di, dj) in enumerate(cfg.conv_offsets))
+
+
+def output_requant(cfg, acc_c, acc_a, m_c, m_v, bias, s_out) -> np.ndarray:
+    total = acc_c * np.asarray(m_c, INT) + acc_a * np.asarray(m_v, INT) + np.asarray(bias, INT)
+    return saturate(round_shift(total, s_out), cfg.fmt.data_bits)
+
+
+@dataclass
+class SATrace:
+    q: np.ndarray
+    k: np.ndarray
+    t: np.ndarray        # (N, N) logits
+    e: np.ndarray        # (N, N) exponentials
+    recip: np.ndarray    # (N,) R_p
+    z: np.ndarray        # (H, W, C_in)
+    y: np.ndarray
+
+
+def forward_fixed_sa(cfg: XvConfig, layer: QuantizedSALayer, x: np.ndarray) -> SATrace:
+    """One frame (H, W, C_in) through the integer full-SA X-volution (module docstring)."""
+    if cfg.attention != "sa":
+        raise ValueError(f"attention: forward_fixed_sa needs 'sa', got {cfg.attention!r}")
+    f, db = cfg.fmt, cfg.fmt.data_bits
+    x = _check_input(cfg, x)
+    q = requantize(x @ layer.w_q.T, layer.m_q, layer.s_q, db).reshape(cfg.n_pixels, cfg.d)
+    k = requantize(x @ layer.w_k.T, layer.m_k, layer.s_k, db).reshape(cfg.n_pixels, cfg.d)
+    t = requantize(q @ k.T, layer.m_t, layer.s_t, logit_bits(cfg))
+    e = exp2_table(t.max(axis=1, keepdims=True) - t)
+    recip = (1 << RECIP_SHIFT) // e.sum(axis=1)
+    z_acc = e @ x.reshape(cfg.n_pixels, cfg.c_in)
+    z = saturate(round_shift(z_acc * recip[:, None], RECIP_SHIFT), db)
+    acc_a = (z @ layer.w_v.T).reshape(cfg.h, cfg.w, cfg.c_out)
+    y = output_requant(cfg, conv_accumulator(cfg, layer.w_conv, x), acc_a, layer.m_c,
+                       layer.m_v, layer.bias, layer.s_out)
+    return SATrace(q=q, k=k, t=t, e=e, recip=recip, z=z.reshape(cfg.h, cfg.w, cfg.c_in), y=y)
+
+
+@dataclass
+class InvolutionTrace:
+    u: np.ndarray        # (H, W, R) hidden
+    h: np.ndarray        # (H, W, G, K*K) kernels
+    t: np.ndarray        # (H, W, C) attention accumulators
+    y: np.ndarray
+
+
+def forward_fixed_involution(cfg: XvConfig, layer: QuantizedInvolutionLayer,
+                             x: np.ndarray) -> InvolutionTrace:
+    """One frame (H, W, C) through the integer involution X-volution (module docstring)."""
+    if cfg.attention != "involution":
+        raise ValueError(f"attention: forward_fixed_involution needs 'involution', got "
+                         f"{cfg.attention!r}")
+    db = cfg.fmt.data_bits
+    x = _check_input(cfg, x)
+    u = np.maximum(requantize(x @ layer.w_1.T + layer.b_1, layer.m_1, layer.s_1, db), 0)
+    h = requantize(u @ layer.w_2.T, layer.m_2, layer.s_2, db)
+    h = h.reshape(cfg.h, cfg.w, cfg.groups, cfg.k * cfg.k)
+    hc = np.repeat(h, cfg.c_in // cfg.groups, axis=2)  # (H, W, C, K*K): g(c) = c // gc
+    r = cfg.radius
+    xp = padded(x, r)
+    t = sum(hc[..., i] * window(xp, r, di, dj, cfg.h, cfg.w)
+            for i, (di, dj) in enumerate(cfg.conv_offsets))
+    y = output_requant(cfg, conv_accumulator(cfg, layer.w_conv, x), t, layer.m_c, layer.m_v,
+                       layer.bias, layer.s_out)
+    return InvolutionTrace(u=u, h=h, t=t, y=y)
