@@ -17,6 +17,18 @@ ATTENTION_FORMS = ("pssa", "sa", "involution")
 #: Largest width the golden model's int64 arithmetic (and the requantizer) may need.
 MAX_REQUANT_BITS = 63
 
+#: Full SA's softmax (golden/fixed_forms.py, docs/fixed-point.md): logits in 1/EXP_STEPS of an
+#: octave, exponentials in Q0.EXP_FRAC_BITS, one reciprocal floor(2^RECIP_SHIFT / S) a pixel.
+EXP_STEPS = 16
+EXP_FRAC_BITS = 15
+RECIP_SHIFT = 2 * EXP_FRAC_BITS + 1
+
+
+def sa_logit_bits(cfg: "XvConfig") -> int:
+    """Width of the SA logit t: data_bits + 8 (a 2^8 larger range than the activations, so
+    that the max-subtracted differences, not the logits, saturate)."""
+    return cfg.fmt.data_bits + 8
+
 
 def signed_bits_for(max_abs: int) -> int:
     """Width of a two's-complement signal that holds every value in [-max_abs, max_abs]."""

@@ -84,6 +84,9 @@ class QuantizedLayer:
     y_scale: float
 
     ARRAYS = ("w_conv", "w_q", "w_k", "w_v", "m_q", "m_k", "m_c", "m_v", "bias")
+    WEIGHTS = ("w_conv", "w_q", "w_k", "w_v")
+    MULTIPLIERS = ("m_q", "m_k", "m_a", "m_z", "m_c", "m_v")
+    SHIFTS = ("s_q", "s_k", "s_a", "s_z", "s_out")
 
     def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
         kk, ci, co, d = cfg.k * cfg.k, cfg.c_in, cfg.c_out, cfg.d
@@ -91,27 +94,7 @@ class QuantizedLayer:
                 "m_q": (d,), "m_k": (d,), "m_c": (co,), "m_v": (co,), "bias": (co,)}
 
     def check(self, cfg: XvConfig) -> None:
-        """Raise ``ValueError`` if a parameter has the wrong shape or does not fit its width."""
-        f = cfg.fmt
-        for name, shape in self.expected_shapes(cfg).items():
-            arr = np.asarray(getattr(self, name))
-            if arr.shape != shape:
-                raise ValueError(f"{name}: shape {arr.shape}, expected {shape} for {cfg.name}")
-        wmax = f.weight_max
-        for name in ("w_conv", "w_q", "w_k", "w_v"):
-            arr = getattr(self, name)
-            if arr.min() < -wmax - 1 or arr.max() > wmax:
-                raise ValueError(f"{name}: values outside int{f.weight_bits}")
-        for name in ("m_q", "m_k", "m_a", "m_z", "m_c", "m_v"):
-            arr = np.asarray(getattr(self, name))
-            if arr.min() < 0 or arr.max() >= 1 << f.mult_bits:
-                raise ValueError(f"{name}: multiplier outside unsigned {f.mult_bits} bits")
-        for name in ("s_q", "s_k", "s_a", "s_z", "s_out"):
-            if not 1 <= getattr(self, name) <= f.max_shift:
-                raise ValueError(f"{name}: shift {getattr(self, name)} outside 1..{f.max_shift}")
-        limit = 1 << (cfg.requant_bits - 2)
-        if np.abs(self.bias).max() >= limit:
-            raise ValueError(f"bias: exceeds the requantizer's {cfg.requant_bits - 1} bits")
+        check_layer(self, cfg)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -130,6 +113,31 @@ class QuantizedLayer:
             else:
                 values[f.name] = int(v)
         return cls(**values)
+
+
+def check_layer(layer, cfg: XvConfig) -> None:
+    """Raise ``ValueError`` if a parameter of a quantized layer (any form: its class names
+    its WEIGHTS, MULTIPLIERS and SHIFTS) has the wrong shape or does not fit its width."""
+    f = cfg.fmt
+    for name, shape in layer.expected_shapes(cfg).items():
+        arr = np.asarray(getattr(layer, name))
+        if arr.shape != shape:
+            raise ValueError(f"{name}: shape {arr.shape}, expected {shape} for {cfg.name}")
+    wmax = f.weight_max
+    for name in layer.WEIGHTS:
+        arr = getattr(layer, name)
+        if arr.min() < -wmax - 1 or arr.max() > wmax:
+            raise ValueError(f"{name}: values outside int{f.weight_bits}")
+    for name in layer.MULTIPLIERS:
+        arr = np.asarray(getattr(layer, name))
+        if arr.min() < 0 or arr.max() >= 1 << f.mult_bits:
+            raise ValueError(f"{name}: multiplier outside unsigned {f.mult_bits} bits")
+    for name in layer.SHIFTS:
+        if not 1 <= getattr(layer, name) <= f.max_shift:
+            raise ValueError(f"{name}: shift {getattr(layer, name)} outside 1..{f.max_shift}")
+    limit = 1 << (cfg.requant_bits - 2)
+    if np.abs(layer.bias).max() >= limit:
+        raise ValueError(f"bias: exceeds the requantizer's {cfg.requant_bits - 1} bits")
 
 
 @dataclass

@@ -29,20 +29,12 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .config import XvConfig
-from .fixed import INT, padded, requantize, round_shift, saturate, window
+from .config import EXP_FRAC_BITS, EXP_STEPS, RECIP_SHIFT, XvConfig
+from .config import sa_logit_bits as logit_bits
+from .fixed import INT, check_layer, padded, requantize, round_shift, saturate, window
 
-EXP_STEPS = 16                    # logit LSB = 1/16 octave
-EXP_FRAC_BITS = 15                # e in Q0.15: e(0) = 2^15
 EXP_TABLE = tuple(round((1 << EXP_FRAC_BITS) * 2.0 ** (-i / EXP_STEPS)) for i in range(EXP_STEPS))
 DELTA_MAX = EXP_STEPS * (EXP_FRAC_BITS + 1) - 1   # beyond it e = 0 anyway
-RECIP_SHIFT = 2 * EXP_FRAC_BITS + 1               # R = 2^31 // S, S >= 2^15: R <= 2^16
-
-
-def logit_bits(cfg: XvConfig) -> int:
-    """Width of the SA logit t: data_bits + 8 (a 2^8 larger range than the activations, so
-    that the max-subtracted differences, not the logits, saturate)."""
-    return cfg.fmt.data_bits + 8
 
 
 def exp2_table(delta: np.ndarray) -> np.ndarray:
@@ -85,6 +77,17 @@ class QuantizedSALayer:
     y_scale: float
 
     ARRAYS = ("w_conv", "w_q", "w_k", "w_v", "m_q", "m_k", "m_c", "m_v", "bias")
+    WEIGHTS = ("w_conv", "w_q", "w_k", "w_v")
+    MULTIPLIERS = ("m_q", "m_k", "m_t", "m_c", "m_v")
+    SHIFTS = ("s_q", "s_k", "s_t", "s_out")
+
+    def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
+        kk, ci, co, d = cfg.k * cfg.k, cfg.c_in, cfg.c_out, cfg.d
+        return {"w_conv": (kk, co, ci), "w_q": (d, ci), "w_k": (d, ci), "w_v": (co, ci),
+                "m_q": (d,), "m_k": (d,), "m_c": (co,), "m_v": (co,), "bias": (co,)}
+
+    def check(self, cfg: XvConfig) -> None:
+        check_layer(self, cfg)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

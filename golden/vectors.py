@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,23 @@ from .fixed import QuantizedLayer, INT
 
 FORMAT = "xvolution-vectors"
 VERSION = 1
-SCALARS = ("s_q", "s_k", "m_a", "s_a", "m_z", "s_z", "s_out", "x_scale", "y_scale")
+
+
+def layer_class(cfg: XvConfig):
+    """The quantized-layer class of the configuration's attention form (vectors exist for the
+    forms the engine implements: PSSA and full SA)."""
+    from .fixed_forms import QuantizedSALayer
+
+    classes = {"pssa": QuantizedLayer, "sa": QuantizedSALayer}
+    if cfg.attention not in classes:
+        raise ValueError(f"attention: vector sets exist for {sorted(classes)}, got "
+                         f"{cfg.attention!r}")
+    return classes[cfg.attention]
+
+
+def scalar_names(cls) -> tuple[str, ...]:
+    """The layer's non-array parameters (shifts, scalar multipliers, scales)."""
+    return tuple(f.name for f in fields(cls) if f.name not in cls.ARRAYS)
 
 
 class VectorFileError(ValueError):
@@ -48,7 +64,7 @@ class VectorSet:
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {"x": self.x, "y": self.y}
-        out.update({name: np.asarray(getattr(self.layer, name)) for name in QuantizedLayer.ARRAYS})
+        out.update({name: np.asarray(getattr(self.layer, name)) for name in self.layer.ARRAYS})
         return out
 
     def widths(self) -> dict[str, int]:
@@ -93,7 +109,7 @@ def write_vectors(vs: VectorSet, out: Path) -> Path:
     manifest = {
         "format": FORMAT, "version": VERSION, "config": vs.cfg.to_dict(), "frames": vs.frames,
         "seed": vs.seed, "source": vs.source,
-        "scalars": {name: getattr(vs.layer, name) for name in SCALARS},
+        "scalars": {name: getattr(vs.layer, name) for name in scalar_names(type(vs.layer))},
         "files": files,
     }
     path = out / "manifest.json"
@@ -159,7 +175,7 @@ def read_vectors(folder: Path, expect: XvConfig | None = None) -> VectorSet:
         if arrays[name].shape != shape:
             raise _fail(folder, f"{name} has shape {arrays[name].shape}, expected {shape}")
     try:
-        layer = QuantizedLayer.from_dict({**arrays, **manifest["scalars"]})
+        layer = layer_class(cfg).from_dict({**arrays, **manifest["scalars"]})
         layer.check(cfg)
     except ValueError as err:
         raise _fail(folder, f"layer parameters: {err}") from None

@@ -8,18 +8,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from golden.config import XvConfig
+from golden.config import EXP_FRAC_BITS, RECIP_SHIFT, XvConfig, sa_logit_bits
+
+EXP_BITS = EXP_FRAC_BITS + 1               # e in 0..2^15, unsigned
+RECIP_BITS = RECIP_SHIFT - EXP_FRAC_BITS + 1  # R = 2^31 // S <= 2^16, unsigned
 
 
 def ceil_log2(n: int) -> int:
     return max(0, (n - 1).bit_length())
 
 
+#: The attention forms the engine builds (involution: golden model only so far).
+ENGINE_FORMS = ("pssa", "sa")
+#: Largest frame the full-SA engine buffers (its x ring holds about 2N pixels, its logit bank N
+#: logits a query slot).
+SA_MAX_PIXELS = 1 << 14
+
+
 def check_engine(cfg: XvConfig) -> None:
-    """Refuse, naming the field, what the PSSA engine cannot build (beyond XvConfig's own rules)."""
-    if cfg.attention != "pssa":
-        raise ValueError(f"attention: the streaming engine implements 'pssa', got "
+    """Refuse, naming the field, what the engine cannot build (beyond XvConfig's own rules)."""
+    if cfg.attention not in ENGINE_FORMS:
+        raise ValueError(f"attention: the engine implements {ENGINE_FORMS}, got "
                          f"{cfg.attention!r}")
+    if cfg.attention == "sa":
+        if cfg.n_pixels > SA_MAX_PIXELS:
+            raise ValueError(f"h/w: full SA buffers the whole frame; {cfg.h}x{cfg.w} = "
+                             f"{cfg.n_pixels} pixels exceeds the {SA_MAX_PIXELS} it can hold")
+        width = sa_zacc_bits(cfg) + RECIP_BITS + 2
+        if width > 63:
+            raise ValueError(f"fmt.data_bits: the SA normalizer needs {width} bits (> 63) for "
+                             f"int{cfg.fmt.data_bits} data over {cfg.n_pixels} pixels")
+
+
+def sa_zacc_bits(cfg: XvConfig) -> int:
+    """Width of the SA aggregation sum sum_j e_pj x_j: e < 2^16 unsigned, |x| <= 2^(db-1)."""
+    return cfg.fmt.data_bits + EXP_BITS + max(1, ceil_log2(cfg.n_pixels)) + 1
 
 
 @dataclass(frozen=True)
@@ -72,13 +95,19 @@ class Geometry:
         return r * self.cfg.w + r
 
     @property
+    def hold(self) -> int:
+        """Pixels behind the MAC array's pixel that must stay in the ring: its window's reach
+        (PSSA), or its whole frame (full SA: every query attends to every pixel)."""
+        return self.cfg.n_pixels if self.cfg.attention == "sa" else self.reach
+
+    @property
     def depth(self) -> int:
         """Pixels the ring buffer holds: a power of two >= 2*reach + LOOKAHEAD + 2.
 
         Behind the MAC array's pixel p the ring keeps p's window (reach pixels back); ahead of
         it the projection must have reached p + reach, and the attention units, up to
         LOOKAHEAD pixels ahead of the MAC array, their own reach beyond that."""
-        return 1 << ceil_log2(2 * self.reach + LOOKAHEAD + 2)
+        return 1 << ceil_log2(2 * self.hold + LOOKAHEAD + 2)
 
     @property
     def addr_bits(self) -> int:
@@ -100,9 +129,26 @@ class Geometry:
         return SLOTS << self.chunk_bits
 
     @property
+    def key_bits(self) -> int:
+        """Bits of a key index j within a frame (full SA)."""
+        return max(1, ceil_log2(self.cfg.n_pixels))
+
+    @property
     def bank_words(self) -> int:
-        """Words of the logit bank: SLOTS pixels, 16 words each (nine used)."""
+        """Words of the logit bank: PSSA, SLOTS pixels of 16 words (nine used); full SA,
+        SA_SLOTS query pixels of 2^key_bits logits."""
+        if self.cfg.attention == "sa":
+            return SA_SLOTS << self.key_bits
         return SLOTS * 16
+
+    @property
+    def logit_bits(self) -> int:
+        return sa_logit_bits(self.cfg) if self.cfg.attention == "sa" else self.cfg.fmt.data_bits
+
+    @property
+    def scalar_order(self) -> tuple[str, ...]:
+        """The scalar words at the end of the parameter stream."""
+        return SA_SCALAR_ORDER if self.cfg.attention == "sa" else SCALAR_ORDER
 
     @property
     def count_bits(self) -> int:
@@ -153,7 +199,8 @@ class Geometry:
           PJ x SIMD weights, lane l*SIMD + s = W[g*PJ + l][ci*SIMD + s].
         - ``m_qk``: per row group g, PJ lanes: the projection multipliers (q then k).
         - ``m_c``, ``m_v``, ``bias``: per output group og, PE lanes.
-        - ``scalars``: s_q, s_k, m_a, s_a, m_z, s_z, s_out.
+        - ``scalars``: ``scalar_order``: s_q, s_k, m_a, s_a, m_z, s_z, s_out (PSSA) or
+          s_q, s_k, m_t, s_t, s_out (full SA).
         """
         cfg, f = self.cfg, self.cfg.fmt
         return (
@@ -165,7 +212,7 @@ class Geometry:
             Region("m_c", self.co_groups, cfg.pe, f.mult_bits),
             Region("m_v", self.co_groups, cfg.pe, f.mult_bits),
             Region("bias", self.co_groups, cfg.pe, cfg.requant_bits),
-            Region("scalars", len(SCALAR_ORDER), 1, max(f.mult_bits, f.shift_bits)),
+            Region("scalars", len(self.scalar_order), 1, max(f.mult_bits, f.shift_bits)),
         )
 
     @property
@@ -185,7 +232,7 @@ class Geometry:
         out["x ring"] = self.x_words * self.in_bits
         out["q/k ring"] = self.depth * 2 * cfg.d * f.data_bits
         out["z buffer"] = self.z_words * self.in_bits
-        out["logit bank"] = self.bank_words * f.data_bits
+        out["logit bank"] = self.bank_words * self.logit_bits
         return out
 
 
@@ -196,3 +243,7 @@ LOOKAHEAD = 2 * SLOTS
 
 #: Order of the scalar words at the end of the parameter stream.
 SCALAR_ORDER = ("s_q", "s_k", "m_a", "s_a", "m_z", "s_z", "s_out")
+SA_SCALAR_ORDER = ("s_q", "s_k", "m_t", "s_t", "s_out")
+#: Query pixels the full-SA logit bank holds (the softmax unit may run this far ahead of the
+#: aggregation unit).
+SA_SLOTS = 2

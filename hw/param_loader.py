@@ -15,7 +15,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .geometry import SCALAR_ORDER, Geometry, ceil_log2
+from .geometry import Geometry, ceil_log2
 
 
 def param_stream(bits: int) -> stream.Signature:
@@ -31,7 +31,7 @@ class ParamLoader(wiring.Component):
             members[f"{r.name}_addr"] = Out(max(1, ceil_log2(r.depth)))
             members[f"{r.name}_data"] = Out(r.lanes * r.bits)
             members[f"{r.name}_en"] = Out(r.lanes)
-        for name in SCALAR_ORDER:
+        for name in geo.scalar_order:
             members[name] = Out(f.mult_bits if name.startswith("m_") else f.shift_bits)
         super().__init__(members)
 
@@ -53,7 +53,7 @@ class ParamLoader(wiring.Component):
             at_end = (addr == r.depth - 1) & (lane == r.lanes - 1)
             with m.If(fire & (region == index)):
                 if r.name == "scalars":
-                    for k, name in enumerate(SCALAR_ORDER):
+                    for k, name in enumerate(geo.scalar_order):
                         with m.If(addr == k):
                             m.d.sync += getattr(self, name).eq(value)
                 else:

@@ -6,7 +6,7 @@ import numpy as np
 from golden.config import XvConfig
 from golden.fixed import QuantizedLayer
 
-from .geometry import SCALAR_ORDER, Geometry
+from .geometry import Geometry
 
 
 def region_images(cfg: XvConfig, layer: QuantizedLayer) -> dict[str, np.ndarray]:
@@ -28,7 +28,7 @@ def region_images(cfg: XvConfig, layer: QuantizedLayer) -> dict[str, np.ndarray]
         "m_c": layer.m_c.reshape(co_n, pe),
         "m_v": layer.m_v.reshape(co_n, pe),
         "bias": layer.bias.reshape(co_n, pe),
-        "scalars": np.array([getattr(layer, name) for name in SCALAR_ORDER]).reshape(-1, 1),
+        "scalars": np.array([getattr(layer, name) for name in geo.scalar_order]).reshape(-1, 1),
     }
     for r in geo.regions:
         assert images[r.name].shape == (r.depth, r.lanes), (r.name, images[r.name].shape)

@@ -13,6 +13,10 @@
 Counters couple the blocks (docs/architecture.md): the projection's count of finished pixels
 gates the logit unit and the MAC array; each unit's count gates the next; the MAC array's pixel
 frees ring slots for the input and z slots for the aggregation unit.
+
+Full SA (``attention="sa"``) swaps the two attention units: a SoftmaxUnit (logits of a query
+against every pixel of its frame, max, sum of exponentials, reciprocal) and an SaAggregation
+(sum_j e_pj x_j, normalized), and its ring holds about two frames (``Geometry.hold``).
 """
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ from .mac_array import MacArray
 from .output_stage import OutputStage
 from .param_loader import ParamLoader
 from .projection import Projection
+from .sa_aggregation import SaAggregation
+from .softmax import SoftmaxUnit
 
 #: Result groups the output FIFO holds (credits of the MAC array).
 OUTPUT_CREDITS = 4
@@ -69,8 +75,9 @@ class XvolutionEngine(wiring.Component):
         m.submodules.loader = loader = ParamLoader(geo)
         m.submodules.inp = inp = InputStage(geo)
         m.submodules.proj = proj = Projection(geo)
-        m.submodules.logit = logit = LogitUnit(geo)
-        m.submodules.agg = agg = Aggregation(geo)
+        sa = cfg.attention == "sa"
+        m.submodules.logit = logit = SoftmaxUnit(geo) if sa else LogitUnit(geo)
+        m.submodules.agg = agg = SaAggregation(geo) if sa else Aggregation(geo)
         m.submodules.mac = mac = MacArray(geo, OUTPUT_CREDITS)
         m.submodules.out = out = OutputStage(geo, OUTPUT_CREDITS)
 
@@ -93,7 +100,7 @@ class XvolutionEngine(wiring.Component):
         x_ring, x_wp = memory("x_ring", geo.in_bits, geo.x_words)
         q_ring, q_wp = memory("q_ring", cfg.d * db, geo.depth)
         k_ring, k_wp = memory("k_ring", cfg.d * db, geo.depth)
-        bank, a_wp = memory("logit_bank", db, geo.bank_words)
+        bank, a_wp = memory("logit_bank", geo.logit_bits, geo.bank_words)
         z_buf, z_wp = memory("z_buf", geo.in_bits, geo.z_words)
         x_agg, x_mac = x_ring.read_port(), x_ring.read_port()
         q_rp, k_rp, a_rp, z_rp = (q_ring.read_port(), k_ring.read_port(), bank.read_port(),
@@ -105,7 +112,7 @@ class XvolutionEngine(wiring.Component):
             self.s_axis_tready.eq(inp.i.ready), self.frame_error.eq(inp.error),
             inp.enable.eq(loader.loaded),
             # a new pixel may overwrite its ring slot once the MAC array is past its window
-            inp.space.eq((inp.pixel - mac.count)[:geo.diff_bits] < geo.depth - geo.reach),
+            inp.space.eq((inp.pixel - mac.count)[:geo.diff_bits] < geo.depth - geo.hold),
             x_wp.addr.eq(inp.x_addr), x_wp.data.eq(inp.x_data), x_wp.en.eq(inp.x_en),
         ]
         wiring.connect(m, inp.chunk, proj.chunk)
@@ -117,20 +124,18 @@ class XvolutionEngine(wiring.Component):
             k_wp.addr.eq(proj.qk_addr), k_wp.data.eq(proj.qk_data[cfg.d * db:]),
             q_wp.en.eq(proj.qk_en), k_wp.en.eq(proj.qk_en),
         ]
-        m.d.comb += [
-            logit.avail.eq(proj.count), logit.agg_issued.eq(agg.issued),
-            q_rp.addr.eq(logit.q_addr), logit.q_data.eq(q_rp.data),
-            k_rp.addr.eq(logit.k_addr), logit.k_data.eq(k_rp.data),
-            logit.m_a.eq(loader.m_a), logit.s_a.eq(loader.s_a),
-            a_wp.addr.eq(logit.a_addr), a_wp.data.eq(logit.a_data), a_wp.en.eq(logit.a_en),
-        ]
-        m.d.comb += [
-            agg.logit_count.eq(logit.count), agg.mac_count.eq(mac.count),
-            x_agg.addr.eq(agg.x_addr), agg.x_data.eq(x_agg.data),
-            a_rp.addr.eq(agg.a_addr), agg.a_data.eq(a_rp.data),
-            agg.m_z.eq(loader.m_z), agg.s_z.eq(loader.s_z),
-            z_wp.addr.eq(agg.z_addr), z_wp.data.eq(agg.z_data), z_wp.en.eq(agg.z_en),
-        ]
+        attention = self._sa_attention if sa else self._pssa_attention
+        attention(m, loader, logit, agg, a_wp)
+        if sa:
+            b_rp = bank.read_port()
+            m.d.comb += [b_rp.addr.eq(logit.r_addr), logit.r_data.eq(b_rp.data)]
+        m.d.comb += [logit.avail.eq(proj.count), agg.mac_count.eq(mac.count),
+                     q_rp.addr.eq(logit.q_addr), logit.q_data.eq(q_rp.data),
+                     k_rp.addr.eq(logit.k_addr), logit.k_data.eq(k_rp.data),
+                     logit.agg_issued.eq(agg.issued),
+                     x_agg.addr.eq(agg.x_addr), agg.x_data.eq(x_agg.data),
+                     a_rp.addr.eq(agg.a_addr), agg.a_data.eq(a_rp.data),
+                     z_wp.addr.eq(agg.z_addr), z_wp.data.eq(agg.z_data), z_wp.en.eq(agg.z_en)]
         m.d.comb += [
             mac.avail.eq(proj.count), mac.agg_count.eq(agg.count), mac.sent.eq(out.sent),
             x_mac.addr.eq(mac.x_addr), mac.x_data.eq(x_mac.data),
@@ -151,3 +156,22 @@ class XvolutionEngine(wiring.Component):
             self.m_axis_tuser.eq(out.o.p.first),
         ]
         return m
+
+    @staticmethod
+    def _pssa_attention(m, loader, logit, agg, a_wp):
+        """S3: nine logits a pixel into the bank; the aggregation's own requantizer for z."""
+        m.d.comb += [
+            logit.m_a.eq(loader.m_a), logit.s_a.eq(loader.s_a),
+            a_wp.addr.eq(logit.a_addr), a_wp.data.eq(logit.a_data), a_wp.en.eq(logit.a_en),
+            agg.logit_count.eq(logit.count), agg.m_z.eq(loader.m_z), agg.s_z.eq(loader.s_z),
+        ]
+
+    @staticmethod
+    def _sa_attention(m, loader, logit, agg, a_wp):
+        """S4: N logits a query into the bank, softmax max and reciprocal to the aggregation."""
+        m.d.comb += [
+            logit.m_t.eq(loader.m_t), logit.s_t.eq(loader.s_t),
+            a_wp.addr.eq(logit.w_addr), a_wp.data.eq(logit.w_data), a_wp.en.eq(logit.w_en),
+            agg.softmax_count.eq(logit.count), agg.maxes.eq(logit.maxes),
+            agg.recips.eq(logit.recips),
+        ]

@@ -51,7 +51,8 @@ class PixelCursor:
         counts projected pixels; counters are compared by modular difference."""
         n = self.geo.cfg.n_pixels
         ahead = self.behind(avail)
-        near_end = self.pos >= n - reach  # fewer than reach + 1 pixels left in the frame
+        # fewer than reach + 1 pixels left in the frame (always, when the window is the frame)
+        near_end = self.pos >= n - reach if reach < n else Const(1, 1)
         return ahead >= Mux(near_end, n - self.pos, reach + 1)
 
     def behind(self, counter):

@@ -1,4 +1,4 @@
-"""Cycle-count model of the PSSA engine, read from the same ``XvConfig`` as the RTL.
+"""Cycle-count model of the engine (PSSA and full SA), read from the same ``XvConfig`` as the RTL.
 
 Each unit of the engine starts a pixel at the first cycle at which its start condition in the RTL
 holds, and then issues a fixed number of cycles without bubbles (docs/architecture.md).  The
@@ -15,14 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from golden.config import XvConfig
-from hw.geometry import SLOTS, Geometry
+from hw.geometry import SA_SLOTS, SLOTS, Geometry
 from hw.requant import Requantizer
+from hw.softmax import SPAN_EXTRA
 
 RQ = Requantizer.LATENCY
 # cycles from a unit's last issue of a pixel to the first cycle its count shows the pixel
 PROJ_DONE = 6 + RQ   # issue, memory register, products, sums, accumulate, register, requantizer
 LOGIT_DONE = 5 + RQ  # issue, memory register, products, dot product, requantizer, count
 AGG_DONE = 5 + RQ    # issue, memory register, products, accumulate, requantizer, count
+SA_AGG_DONE = 6 + RQ  # full SA: one more stage (the exponential) before the products
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
 OUTPUT_DELAY = 9 + RQ  # issue, memory register, operand register, products, sums,
 #                        accumulate, result, parameters, requantizer, FIFO
@@ -62,12 +64,39 @@ class CyclePrediction:
 
 def unit_cycles_per_pixel(geo: Geometry) -> dict[str, int]:
     """Issue cycles each unit spends on one pixel."""
-    return {
-        "MAC array": geo.mac_cycles_per_pixel,
-        "projection": geo.ci_chunks * geo.proj_groups,
-        "logit unit": 9,
-        "aggregation": 9 * geo.ci_chunks,
-    }
+    units = {"MAC array": geo.mac_cycles_per_pixel,
+             "projection": geo.ci_chunks * geo.proj_groups}
+    if geo.cfg.attention == "sa":
+        n = geo.cfg.n_pixels
+        units.update({"softmax unit": 2 * n + SPAN_EXTRA, "aggregation": n * geo.ci_chunks})
+    else:
+        units.update({"logit unit": 9, "aggregation": 9 * geo.ci_chunks})
+    return units
+
+
+@dataclass(frozen=True)
+class AttentionTiming:
+    """The attention units' recurrences: issue cycles a pixel, the window they wait for,
+    their slots, and the cycles from a start to the count showing the pixel."""
+
+    logit_span: int
+    logit_reach: int
+    logit_slots: int
+    logit_done: int     # from the logit unit's start of a pixel to its count showing it
+    agg_span: int
+    agg_done: int       # from the aggregation's last issue of a pixel to its count showing it
+
+
+def attention_timing(geo: Geometry) -> AttentionTiming:
+    cfg = geo.cfg
+    if cfg.attention == "sa":
+        span = 2 * cfg.n_pixels + SPAN_EXTRA
+        return AttentionTiming(logit_span=span, logit_reach=cfg.n_pixels,
+                               logit_slots=SA_SLOTS, logit_done=span,
+                               agg_span=cfg.n_pixels * geo.ci_chunks, agg_done=SA_AGG_DONE)
+    return AttentionTiming(logit_span=9, logit_reach=cfg.shift * cfg.w + cfg.shift,
+                           logit_slots=SLOTS, logit_done=9 - 1 + LOGIT_DONE,
+                           agg_span=9 * geo.ci_chunks, agg_done=AGG_DONE)
 
 
 def predict(cfg: XvConfig, frames: int = 1) -> CyclePrediction:
@@ -77,9 +106,9 @@ def predict(cfg: XvConfig, frames: int = 1) -> CyclePrediction:
     per_chunk = geo.proj_groups
     proj_span = geo.ci_chunks * per_chunk
     mac_span = geo.mac_cycles_per_pixel
-    agg_span = 9 * geo.ci_chunks
-    shift_reach = cfg.shift * cfg.w + cfg.shift
-    free_after = geo.depth - geo.reach  # the input may run this far ahead of the MAC array
+    att = attention_timing(geo)
+    agg_span, logit_span = att.agg_span, att.logit_span
+    free_after = geo.depth - geo.hold  # the input may run this far ahead of the MAC array
 
     def need(p: int, reach: int) -> int:
         """Last pixel that must be projected before pixel p's window is complete."""
@@ -98,9 +127,9 @@ def predict(cfg: XvConfig, frames: int = 1) -> CyclePrediction:
             values = {
                 "proj": max(start["proj"][p - 1] + proj_span if p else 0,
                             mac_issued[p - free_after] if p >= free_after else 0),
-                "logit": max(start["logit"][p - 1] + 9 if p else 0,
-                             proj_done[need(p, shift_reach)],
-                             agg_issued[p - SLOTS] if p >= SLOTS else 0),
+                "logit": max(start["logit"][p - 1] + logit_span if p else 0,
+                             proj_done[need(p, att.logit_reach)],
+                             agg_issued[p - att.logit_slots] if p >= att.logit_slots else 0),
                 "agg": max(start["agg"][p - 1] + agg_span if p else 0, logit_done[p],
                            mac_issued[p - SLOTS] if p >= SLOTS else 0),
                 "mac": max(start["mac"][p - 1] + mac_span if p else 0,
@@ -111,9 +140,9 @@ def predict(cfg: XvConfig, frames: int = 1) -> CyclePrediction:
                     start[unit][p] = value
                     changed = True
             proj_done[p] = start["proj"][p] + proj_span - 1 + PROJ_DONE
-            logit_done[p] = start["logit"][p] + 9 - 1 + LOGIT_DONE
+            logit_done[p] = start["logit"][p] + att.logit_done
             agg_issued[p] = start["agg"][p] + agg_span
-            agg_done[p] = start["agg"][p] + agg_span - 1 + AGG_DONE
+            agg_done[p] = start["agg"][p] + agg_span - 1 + att.agg_done
             mac_issued[p] = start["mac"][p] + mac_span
 
     first_input = per_chunk - 1  # a chunk is accepted with its last row group

@@ -19,6 +19,11 @@ CONFIGS = {
     "cout4-d2": ("tiny", dict(h=3, w=9, c_out=4, pe=2, d=2)),
     "one-column": ("tiny", dict(w=1, h=4)),
     "digits-4x4": ("digits", dict(simd=4, pe=4)),
+    # full SA: the softmax unit (2N + 32 cycles a query) and the frame-holding ring
+    "sa-tiny-1x1": ("tiny", dict(attention="sa")),
+    "sa-tiny-8x8": ("tiny", dict(attention="sa", simd=8, pe=8)),
+    "sa-nonsquare-k5": ("tiny", dict(attention="sa", h=5, w=7, k=5, simd=2, pe=4)),
+    "sa-one-pixel": ("tiny", dict(attention="sa", h=1, w=1)),
 }
 
 
@@ -47,7 +52,7 @@ def test_stalls_only_add_cycles(tmp_path):
 def test_mac_array_is_the_bottleneck(workload):
     """The side units keep up with the MAC array at every SIMD x PE (K = 3), so the steady-state
     utilization is 1; the 90% target then holds once the pipeline has filled."""
-    cfg = preset(workload)
+    cfg = preset(workload)  # PSSA
     for simd in (1, 2, 4, 8):
         for pe in (1, 2, 4, 8):
             geo = Geometry(cfg.replace(simd=simd, pe=pe))

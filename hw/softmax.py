@@ -1,0 +1,161 @@
+"""Softmax unit of the full-SA engine (S4): logits of a query against every pixel, their max,
+the sum of exponentials and its reciprocal (golden/fixed_forms.py, steps 2-3).
+
+A query pixel p starts once its whole frame is projected (every k_j is in the q/k ring) and a
+logit-bank slot is free (the aggregation unit has issued pixel p - SA_SLOTS).  Then:
+
+1. pass 1, N cycles: k_j for j = 0..N-1 of p's frame, D multipliers and an adder tree,
+   t_pj = RQ(<q_p, k_j>, m_t, s_t) (``logit_bits``) into the bank, and the running max;
+2. 4 + ``Requantizer.LATENCY`` cycles until the last logit is written;
+3. pass 2, N cycles: e_pj = exp2_table(max - t_pj) from the bank, summed into S_p;
+4. two cycles, then the reciprocal R_p = floor(2^31 / S_p), ``Reciprocal.LATENCY`` cycles;
+5. max and R_p of the slot are held for the aggregation unit, the pixel is counted.
+
+So a pixel takes 2N + SPAN_EXTRA cycles; the aggregation unit recomputes e_pj from the bank
+and the slot's max as it sums e_pj x_j (recomputing is a 16-word table, cheaper than storing e).
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.config import EXP_FRAC_BITS, EXP_STEPS
+from golden.fixed_forms import DELTA_MAX, EXP_TABLE
+
+from .geometry import EXP_BITS, RECIP_BITS, SA_SLOTS, Geometry, ceil_log2
+from .reciprocal import Reciprocal
+from .requant import Requantizer
+from .util import PixelCursor, delay, lanes, register
+
+#: cycles from pass 1's last issue to pass 2's first: products, dot product, requantizer, write
+DRAIN_1 = 4 + Requantizer.LATENCY
+#: cycles from pass 2's last issue to the reciprocal's start: bank read, e, sum
+DRAIN_2 = 2
+#: a pixel's cycles beyond its 2N issue cycles: start, the two drains, the reciprocal's start
+#: and latency
+SPAN_EXTRA = 1 + DRAIN_1 + DRAIN_2 + 1 + Reciprocal.LATENCY
+
+
+def exp2_lookup(delta):
+    """e = 2^(-delta/16) in Q0.15 by table and shift (golden.fixed_forms.exp2_table);
+    ``delta`` >= 0."""
+    d = Mux(delta > DELTA_MAX, DELTA_MAX, delta)[:ceil_log2(DELTA_MAX + 1)]
+    steps = ceil_log2(EXP_STEPS)
+    table = Array(Const(v, unsigned(EXP_BITS)) for v in EXP_TABLE)
+    return table[d[:steps]] >> d[steps:]
+
+
+def sum_bits(geo: Geometry) -> int:
+    """Width of S_p = sum_j e_pj <= N * 2^15."""
+    return EXP_FRAC_BITS + 1 + geo.key_bits
+
+
+class SoftmaxUnit(wiring.Component):
+    def __init__(self, geo: Geometry):
+        self.geo = geo
+        cfg, f, lb = geo.cfg, geo.cfg.fmt, geo.logit_bits
+        bank_addr = ceil_log2(geo.bank_words)
+        super().__init__({
+            "avail": In(geo.count_bits),       # pixels projected
+            "agg_issued": In(geo.count_bits),  # pixels the aggregation unit has finished reading
+            "q_addr": Out(geo.addr_bits),
+            "q_data": In(cfg.d * f.data_bits),
+            "k_addr": Out(geo.addr_bits),
+            "k_data": In(cfg.d * f.data_bits),
+            "m_t": In(f.mult_bits), "s_t": In(f.shift_bits),
+            "w_addr": Out(bank_addr), "w_data": Out(lb), "w_en": Out(1),   # logit bank write
+            "r_addr": Out(bank_addr), "r_data": In(lb),                     # logit bank read
+            "maxes": Out(SA_SLOTS * lb),        # per bank slot: max_j t_pj
+            "recips": Out(SA_SLOTS * RECIP_BITS),  # per bank slot: R_p
+            "count": Out(geo.count_bits),      # pixels whose max and R_p are held
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        geo, cfg, f, lb = self.geo, self.geo.cfg, self.geo.cfg.fmt, self.geo.logit_bits
+        n, db = cfg.n_pixels, f.data_bits
+        cur = PixelCursor(geo, "smax")
+        j = Signal(range(n))
+        wait = Signal(range(DRAIN_1 + 1))
+        slot = cur.pixel[:ceil_log2(SA_SLOTS)]
+        key = (cur.pixel[:geo.addr_bits] - cur.pos + j)[:geo.addr_bits]  # pixel j of the frame
+        m.d.comb += [self.q_addr.eq(cur.pixel[:geo.addr_bits]), self.k_addr.eq(key),
+                     self.r_addr.eq(Cat(j[:geo.key_bits], slot))]
+        start = (cur.window_ready(self.avail, n)
+                 & (cur.ahead_of(self.agg_issued) < SA_SLOTS))
+        issue1, issue2 = Signal(), Signal()
+        m.submodules.recip = recip = Reciprocal(sum_bits(geo))
+        total = Signal(sum_bits(geo))
+        mx = Signal(signed(lb))
+        maxes = [Signal(signed(lb), name=f"max{s}") for s in range(SA_SLOTS)]
+        recips = [Signal(RECIP_BITS, name=f"recip{s}") for s in range(SA_SLOTS)]
+        m.d.comb += [self.maxes.eq(Cat(*maxes)), self.recips.eq(Cat(*recips)),
+                     recip.denom.eq(total)]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(start):
+                    m.d.sync += j.eq(0)
+                    m.next = "PASS1"
+            with m.State("PASS1"):
+                m.d.comb += issue1.eq(1)
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == n - 1):
+                    m.d.sync += [j.eq(0), wait.eq(DRAIN_1 - 1)]
+                    m.next = "DRAIN1"
+            with m.State("DRAIN1"):
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 0):
+                    m.next = "PASS2"
+            with m.State("PASS2"):
+                m.d.comb += issue2.eq(1)
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == n - 1):
+                    m.d.sync += [j.eq(0), wait.eq(DRAIN_2 - 1)]
+                    m.next = "DRAIN2"
+            with m.State("DRAIN2"):
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 0):
+                    m.next = "RECIP"
+            with m.State("RECIP"):
+                m.d.comb += recip.start.eq(1)
+                m.next = "NORM"
+            with m.State("NORM"):
+                with m.If(recip.done):
+                    with m.Switch(slot):
+                        for s in range(SA_SLOTS):
+                            with m.Case(s):
+                                m.d.sync += [maxes[s].eq(mx), recips[s].eq(recip.result)]
+                    m.d.sync += self.count.eq(self.count + 1)
+                    cur.step(m)
+                    m.next = "IDLE"
+
+        # pass 1: issue -> memory register -> products -> dot product -> requantizer -> bank
+        s0 = register(m, {"valid": issue1, "j": j}, "p1s0")
+        s1 = register(m, {**s0, "q": self.q_data, "k": self.k_data}, "p1s1")
+        products = [Signal(signed(2 * db), name=f"qk{i}") for i in range(cfg.d)]
+        m.d.sync += [p.eq(q * k) for p, q, k in zip(
+            products, lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))]
+        s2 = register(m, {"valid": s1["valid"], "j": s1["j"]}, "p1s2")
+        width = cfg.accumulator_bits()["logit <q, k>"]
+        dot = Signal(signed(width))
+        m.d.sync += dot.eq(sum(products))
+        s3 = register(m, s2, "p1s3")
+        m.submodules.rq = rq = Requantizer(acc_bits=width, mult_bits=f.mult_bits,
+                                           shift_bits=f.shift_bits, out_bits=lb)
+        m.d.comb += [rq.acc0.eq(dot), rq.mult0.eq(self.m_t), rq.shift.eq(self.s_t)]
+        valid, out = delay(m, s3["valid"], {"j": s3["j"]}, Requantizer.LATENCY, "rq")
+        m.d.comb += [self.w_en.eq(valid), self.w_addr.eq(Cat(out["j"][:geo.key_bits], slot)),
+                     self.w_data.eq(rq.result)]
+        with m.If(valid):
+            m.d.sync += mx.eq(Mux((out["j"] == 0) | (rq.result > mx), rq.result, mx))
+
+        # pass 2: issue -> bank read -> e -> sum
+        r0 = register(m, {"valid": issue2, "first": j == 0}, "p2s0")
+        e = Signal(EXP_BITS)
+        m.d.sync += e.eq(exp2_lookup((mx - self.r_data.as_signed()).as_unsigned()))
+        r1 = register(m, r0, "p2s1")
+        with m.If(r1["valid"]):
+            m.d.sync += total.eq(e + Mux(r1["first"], 0, total))
+        return m
