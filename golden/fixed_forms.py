@@ -19,9 +19,10 @@ Involution, per pixel (C_in = C_out = C, G groups, R = C / reduction hidden chan
 
 1. u = ReLU(RQ(W'_1 x_p + b_1, m_1, s_1))         (S5 with BN_r folded, S7)
 2. h = RQ(W_2 u, m_2, s_2)                        G x K^2 kernel values
-3. t_c = sum_{d in Delta_K} h[g(c), d] x_{p+d}[c]  (depthwise, exact)
-4. y = SAT((acc_c * m_c + t * m_v + bias + 2^(s_out-1)) >> s_out), m_v signed (it carries the
-   sign of BN_a's folded scale g'_c, S8)
+3. z_c = RQ(sum_{d in Delta_K} h[g(c), d] x_{p+d}[c], m_z, s_z)   (depthwise)
+4. y = SAT((acc_c * m_c + (W_v z) * m_v + bias + 2^(s_out-1)) >> s_out) with
+   W_v = diag(+-weight_max), the signs of BN_a's folded scale g'_c (S8), and m_v ~ |g'_c|: the
+   PSSA engine's z tap and output requantizer, unchanged (docs/fixed-point.md)
 """
 from __future__ import annotations
 
@@ -101,7 +102,8 @@ class QuantizedSALayer:
 class QuantizedInvolutionLayer:
     """Integer parameters of an involution layer: ``w_conv`` (K*K, C, C), ``w_1`` (R, C) with
     ``b_1`` (R,) in the accumulator's units, ``w_2`` (G*K*K, R), per-row multipliers ``m_1``,
-    ``m_2``, output ``m_c`` (unsigned) and ``m_v`` (signed), ``bias``."""
+    ``m_2``, the z requantizer (m_z, s_z), ``w_v`` = diag(+-weight_max) and the output's ``m_c``,
+    ``m_v``, ``bias``."""
 
     w_conv: np.ndarray
     w_1: np.ndarray
@@ -111,6 +113,9 @@ class QuantizedInvolutionLayer:
     w_2: np.ndarray
     m_2: np.ndarray
     s_2: int
+    m_z: int
+    s_z: int
+    w_v: np.ndarray
     m_c: np.ndarray
     m_v: np.ndarray
     bias: np.ndarray
@@ -118,7 +123,21 @@ class QuantizedInvolutionLayer:
     x_scale: float
     y_scale: float
 
-    ARRAYS = ("w_conv", "w_1", "b_1", "m_1", "w_2", "m_2", "m_c", "m_v", "bias")
+    ARRAYS = ("w_conv", "w_1", "b_1", "m_1", "w_2", "m_2", "w_v", "m_c", "m_v", "bias")
+    WEIGHTS = ("w_conv", "w_1", "w_2", "w_v")
+    MULTIPLIERS = ("m_1", "m_2", "m_z", "m_c", "m_v")
+    SHIFTS = ("s_1", "s_2", "s_z", "s_out")
+
+    def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
+        kk, c, r, gk = cfg.k * cfg.k, cfg.c_in, cfg.c_in // cfg.reduction, cfg.groups * cfg.k ** 2
+        return {"w_conv": (kk, c, c), "w_1": (r, c), "b_1": (r,), "m_1": (r,), "w_2": (gk, r),
+                "m_2": (gk,), "w_v": (c, c), "m_c": (c,), "m_v": (c,), "bias": (c,)}
+
+    def check(self, cfg: XvConfig) -> None:
+        check_layer(self, cfg)
+        limit = 1 << (cfg.accumulator_bits()["projection (q, k)"] - 1)
+        if np.abs(self.b_1).max() >= limit:
+            raise ValueError(f"b_1: exceeds the projection accumulator's range (+-{limit})")
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -186,6 +205,7 @@ class InvolutionTrace:
     u: np.ndarray        # (H, W, R) hidden
     h: np.ndarray        # (H, W, G, K*K) kernels
     t: np.ndarray        # (H, W, C) attention accumulators
+    z: np.ndarray        # (H, W, C) requantized
     y: np.ndarray
 
 
@@ -205,6 +225,7 @@ def forward_fixed_involution(cfg: XvConfig, layer: QuantizedInvolutionLayer,
     xp = padded(x, r)
     t = sum(hc[..., i] * window(xp, r, di, dj, cfg.h, cfg.w)
             for i, (di, dj) in enumerate(cfg.conv_offsets))
-    y = output_requant(cfg, conv_accumulator(cfg, layer.w_conv, x), t, layer.m_c, layer.m_v,
-                       layer.bias, layer.s_out)
-    return InvolutionTrace(u=u, h=h, t=t, y=y)
+    z = requantize(t, layer.m_z, layer.s_z, db)
+    y = output_requant(cfg, conv_accumulator(cfg, layer.w_conv, x), z @ layer.w_v.T,
+                       layer.m_c, layer.m_v, layer.bias, layer.s_out)
+    return InvolutionTrace(u=u, h=h, t=t, z=z, y=y)

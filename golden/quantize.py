@@ -170,8 +170,9 @@ def quantize_sa_layer(dyn: DynamicXVolution, calib: torch.Tensor):
 
 def quantize_involution_layer(dyn: DynamicXVolution, calib: torch.Tensor):
     """Scales of the involution fixed-point path (golden.fixed_forms): per-row weights, the
-    hidden layer u and the kernels h per tensor; BN_a's folded scale g'_c goes into the signed
-    output multiplier m_v."""
+    hidden layer u, the kernels h and z per tensor; BN_a's folded scale g'_c goes into the
+    output multiplier m_v (magnitude) and W_v = diag(sign g'_c) * weight_max."""
+    from .model import involution_sum
     from .fixed_forms import QuantizedInvolutionLayer
 
     cfg, f = dyn.cfg, dyn.cfg.fmt
@@ -181,19 +182,31 @@ def quantize_involution_layer(dyn: DynamicXVolution, calib: torch.Tensor):
         hidden = torch.relu(torch.einsum("rc,nchw->nrhw", dyn.w_1, x_seen)
                             + dyn.b_1[None, :, None, None])
         h = dyn.involution_kernel(x_seen)
+        z = involution_sum(x_seen, h, cfg)
         y = dyn.forward_factored(x_seen)
-    s_u, s_h, s_y = (float(symmetric_scale(v, db)) for v in (hidden, h, y))
+    s_u, s_h, sc_z, s_y = (float(symmetric_scale(v, db)) for v in (hidden, h, z, y))
     s_wc, w_conv = _conv_taps(dyn, wb)
     s_w1, w_1 = _weights(dyn.w_1, wb)
     s_w2, w_2 = _weights(dyn.w_2, wb)
-    b_1 = np.round(dyn.b_1.detach().double().numpy() / (s_w1.numpy() * s_x)).astype(INT)
+    # b_1 in the accumulator's units, kept inside its range (a BN shift that large would
+    # saturate u anyway)
+    b_limit = (1 << (cfg.accumulator_bits()["projection (q, k)"] - 1)) - 1
+    b_1 = np.clip(np.round(dyn.b_1.detach().double().numpy() / (s_w1.numpy() * s_x)),
+                  -b_limit, b_limit).astype(INT)
     m_1, s_1 = multiplier(s_w1.numpy() * s_x / s_u, mb, ms, "involution hidden layer")
     m_2, s_2 = multiplier(s_w2.numpy() * s_u / s_h, mb, ms, "involution kernel")
+    m_z, s_z = multiplier(s_h * s_x / sc_z, mb, ms, "involution sum")
     g = dyn.g_scale.detach().double().numpy()
-    m_out, s_out = multiplier(np.concatenate([s_wc.numpy() * s_x, np.abs(g) * s_h * s_x])
+    # W_v = diag(sign g) * weight_max: the z tap then has a weight-sized scale like the
+    # convolution taps, so one output shift serves both (with +-1, m_c would lose its bits)
+    wmax = f.weight_max
+    m_out, s_out = multiplier(np.concatenate([s_wc.numpy() * s_x, np.abs(g) * sc_z / wmax])
                               / s_y, mb, ms, "output")
     bias = np.round(dyn.bias.detach().double().numpy() / s_y * (1 << s_out)).astype(INT)
-    return QuantizedInvolutionLayer(w_conv=w_conv, w_1=w_1, b_1=b_1, m_1=m_1, s_1=s_1, w_2=w_2,
-                                    m_2=m_2, s_2=s_2, m_c=m_out[:cfg.c_out],
-                                    m_v=np.where(g < 0, -1, 1) * m_out[cfg.c_out:], bias=bias,
-                                    s_out=s_out, x_scale=s_x, y_scale=s_y)
+    layer = QuantizedInvolutionLayer(
+        w_conv=w_conv, w_1=w_1, b_1=b_1, m_1=m_1, s_1=s_1, w_2=w_2, m_2=m_2, s_2=s_2,
+        m_z=int(m_z[0]), s_z=s_z, w_v=np.diag(np.where(g < 0, -wmax, wmax)).astype(INT),
+        m_c=m_out[:cfg.c_out], m_v=m_out[cfg.c_out:], bias=bias, s_out=s_out, x_scale=s_x,
+        y_scale=s_y)
+    layer.check(cfg)
+    return layer

@@ -76,7 +76,9 @@ def test_involution_matches_scalar_reimplementation():
     layer, x = layer_and_input(cfg, seed=3)
     y = forward_fixed_involution(cfg, layer, x).y
     db, kk, gc = cfg.fmt.data_bits, cfg.k * cfg.k, 4
-    assert np.any(layer.m_v < 0) or np.all(layer.m_v >= 0)  # signed multipliers allowed
+    wmax = cfg.fmt.weight_max
+    assert set(np.unique(layer.w_v)) <= {-wmax, 0, wmax}
+    assert np.all(np.abs(np.diag(layer.w_v)) == wmax)
     for i in range(cfg.h):
         for j in range(cfg.w):
             u = [max(0, rq(sum(int(layer.w_1[r, c]) * int(x[i, j, c]) for c in range(cfg.c_in))
@@ -84,13 +86,17 @@ def test_involution_matches_scalar_reimplementation():
                  for r in range(layer.w_1.shape[0])]
             h = [rq(sum(int(layer.w_2[g, r]) * u[r] for r in range(len(u))), int(layer.m_2[g]),
                     layer.s_2, db) for g in range(cfg.groups * kk)]
-            for c in range(cfg.c_out):
+            z = []
+            for c in range(cfg.c_in):
                 t = 0
                 for d, (di, dj) in enumerate(cfg.conv_offsets):
                     if 0 <= i + di < cfg.h and 0 <= j + dj < cfg.w:
                         t += h[(c // gc) * kk + d] * int(x[i + di, j + dj, c])
+                z.append(rq(t, layer.m_z, layer.s_z, db))
+            for c in range(cfg.c_out):
+                acc_a = sum(int(layer.w_v[c, e]) * z[e] for e in range(cfg.c_in))
                 total = (conv_acc(cfg, layer, x, i, j, c) * int(layer.m_c[c])
-                         + t * int(layer.m_v[c]) + int(layer.bias[c]))
+                         + acc_a * int(layer.m_v[c]) + int(layer.bias[c]))
                 assert y[i, j, c] == rq(total, 1, layer.s_out, db), (i, j, c)
 
 
