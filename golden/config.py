@@ -206,7 +206,10 @@ class XvConfig:
         return {
             "projection (q, k)": signed_bits_for(self.c_in * dw),
             "logit <q, k>": signed_bits_for(self.d * dd),
-            "aggregation sum a x": signed_bits_for(len(self.shift_offsets) * dd),
+            # PSSA: nine a(d) x terms; involution: K^2 h(d) x terms (S5)
+            "aggregation sum a x": signed_bits_for(
+                (self.k * self.k if self.attention == "involution" else len(self.shift_offsets))
+                * dd),
             "convolution": signed_bits_for(self.k * self.k * self.c_in * dw),
             "attention tap W'_v z": signed_bits_for(self.c_in * dw),
         }

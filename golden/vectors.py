@@ -29,11 +29,11 @@ VERSION = 1
 
 
 def layer_class(cfg: XvConfig):
-    """The quantized-layer class of the configuration's attention form (vectors exist for the
-    forms the engine implements: PSSA and full SA)."""
-    from .fixed_forms import QuantizedSALayer
+    """The quantized-layer class of the configuration's attention form."""
+    from .fixed_forms import QuantizedInvolutionLayer, QuantizedSALayer
 
-    classes = {"pssa": QuantizedLayer, "sa": QuantizedSALayer}
+    classes = {"pssa": QuantizedLayer, "sa": QuantizedSALayer,
+               "involution": QuantizedInvolutionLayer}
     if cfg.attention not in classes:
         raise ValueError(f"attention: vector sets exist for {sorted(classes)}, got "
                          f"{cfg.attention!r}")
@@ -68,12 +68,15 @@ class VectorSet:
         return out
 
     def widths(self) -> dict[str, int]:
+        """Hex word width of every array: activations, weights, multipliers (+1: written as
+        signed), the output bias (the requantizer's width), b_1 (the accumulator's)."""
         f = self.cfg.fmt
-        wide = self.cfg.requant_bits
-        return {"x": f.data_bits, "y": f.data_bits, "w_conv": f.weight_bits,
-                "w_q": f.weight_bits, "w_k": f.weight_bits, "w_v": f.weight_bits,
-                "m_q": f.mult_bits + 1, "m_k": f.mult_bits + 1, "m_c": f.mult_bits + 1,
-                "m_v": f.mult_bits + 1, "bias": wide}
+        out = {"x": f.data_bits, "y": f.data_bits}
+        for name in self.layer.ARRAYS:
+            out[name] = (f.weight_bits if name in self.layer.WEIGHTS else
+                         f.mult_bits + 1 if name.startswith("m_") else
+                         self.cfg.requant_bits if name == "bias" else f.acc_bits)
+        return out
 
 
 def to_hex_lines(values: np.ndarray, bits: int) -> str:

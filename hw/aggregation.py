@@ -1,5 +1,9 @@
 """Aggregation unit (S9): z_p = RQ(sum_{d in Delta_L} a_p(d) x_{p+d}, m_z, s_z).
 
+Involution (S5) runs the same unit over Delta_K with its kernel: z_p[c] = RQ(sum_{d in Delta_K}
+h_p[g(c), d] x_{p+d}[c], m_z, s_z); a chunk of SIMD channels lies in one group g, whose K^2
+values sit at rows g*K^2 .. g*K^2 + K^2 - 1 of the pixel's bank slot.
+
 For each chunk ci of SIMD channels, nine cycles, one offset d each: the x ring answers
 x_{p+d} (zero outside the frame), the logit bank answers a_p(d), SIMD multipliers accumulate;
 after the ninth the SIMD sums are requantized and written into the z buffer (``SLOTS`` pixels),
@@ -42,15 +46,20 @@ class Aggregation(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
-        db, simd, last_t = f.data_bits, cfg.simd, 8
+        involution = cfg.attention == "involution"
+        offsets = cfg.conv_offsets if involution else cfg.shift_offsets
+        db, simd, last_t = f.data_bits, cfg.simd, len(offsets) - 1
         cur = PixelCursor(geo, "agg")
-        t = Signal(4)  # 0..8: a nibble of the logit bank address
+        t = Signal(range(len(offsets)))
         ci = Signal(range(geo.ci_chunks))
-        slot, inside = cur.neighbour(cfg.shift_offsets, t)
+        slot, inside = cur.neighbour(offsets, t)
         bank = cur.pixel[:ceil_log2(SLOTS)]
+        chunk_end = Signal()
+        row = self._group_row(m, ci, chunk_end) + t if involution else t
         start = (cur.behind(self.logit_count) != 0) & (cur.ahead_of(self.mac_count) < SLOTS)
         issue = Mux((t == 0) & (ci == 0), start, 1)
         pixel_done = issue & (t == last_t) & (ci == geo.ci_chunks - 1)
+        m.d.comb += chunk_end.eq(issue & (t == last_t))
         with m.If(issue):
             m.d.sync += t.eq(wrap_inc(t, last_t))
             with m.If(t == last_t):
@@ -58,7 +67,7 @@ class Aggregation(wiring.Component):
         with m.If(pixel_done):
             cur.step(m)
         m.d.comb += [self.issued.eq(cur.pixel), self.x_addr.eq(Cat(ci[:geo.chunk_bits], slot)),
-                     self.a_addr.eq(Cat(t, bank))]
+                     self.a_addr.eq(Cat(row[:geo.bank_row_bits], bank))]
 
         s0 = register(m, {"valid": issue, "t": t, "ci": ci, "inside": inside, "bank": bank}, "s0")
         s1 = register(m, {**s0, "a": self.a_data, "x": self.x_data}, "s1")  # memory outputs
@@ -88,3 +97,19 @@ class Aggregation(wiring.Component):
         with m.If(valid & (out["ci"] == geo.ci_chunks - 1)):
             m.d.sync += self.count.eq(self.count + 1)
         return m
+
+    def _group_row(self, m, ci, chunk_end):
+        """Involution: g(ci) * K^2, the first bank row of the chunk's group, as a register that
+        steps by K^2 every chunks_per_group chunks (no multiplier in the address path)."""
+        geo = self.geo
+        taps = geo.cfg.k * geo.cfg.k
+        base = Signal(range(geo.kernel_rows), name="group_base")
+        in_group = Signal(range(geo.chunks_per_group), name="chunk_in_group")
+        with m.If(chunk_end):
+            with m.If(ci == geo.ci_chunks - 1):
+                m.d.sync += [base.eq(0), in_group.eq(0)]
+            with m.Elif(in_group == geo.chunks_per_group - 1):
+                m.d.sync += [base.eq(base + taps), in_group.eq(0)]
+            with m.Else():
+                m.d.sync += in_group.eq(in_group + 1)
+        return base

@@ -18,8 +18,8 @@ def ceil_log2(n: int) -> int:
     return max(0, (n - 1).bit_length())
 
 
-#: The attention forms the engine builds (involution: golden model only so far).
-ENGINE_FORMS = ("pssa", "sa")
+#: The attention forms the engine builds.
+ENGINE_FORMS = ("pssa", "sa", "involution")
 #: Largest frame the full-SA engine buffers (its x ring holds about 2N pixels, its logit bank N
 #: logits a query slot).
 SA_MAX_PIXELS = 1 << 14
@@ -30,6 +30,10 @@ def check_engine(cfg: XvConfig) -> None:
     if cfg.attention not in ENGINE_FORMS:
         raise ValueError(f"attention: the engine implements {ENGINE_FORMS}, got "
                          f"{cfg.attention!r}")
+    if cfg.attention == "involution" and cfg.group_channels % cfg.simd:
+        raise ValueError(f"simd: the involution engine needs a chunk of SIMD channels inside "
+                         f"one group: group_channels={cfg.group_channels} is not divisible "
+                         f"by simd={cfg.simd}")
     if cfg.attention == "sa":
         if cfg.n_pixels > SA_MAX_PIXELS:
             raise ValueError(f"h/w: full SA buffers the whole frame; {cfg.h}x{cfg.w} = "
@@ -134,12 +138,35 @@ class Geometry:
         return max(1, ceil_log2(self.cfg.n_pixels))
 
     @property
+    def kernel_rows(self) -> int:
+        """Involution: the G x K^2 kernel values generated a pixel (S5)."""
+        return self.cfg.groups * self.cfg.k * self.cfg.k
+
+    @property
+    def bank_row_bits(self) -> int:
+        """Bits of a row within a pixel's slot of the logit bank: PSSA 9 logits (4 bits),
+        involution G x K^2 kernel values."""
+        return ceil_log2(self.kernel_rows) if self.cfg.attention == "involution" else 4
+
+    @property
     def bank_words(self) -> int:
-        """Words of the logit bank: PSSA, SLOTS pixels of 16 words (nine used); full SA,
-        SA_SLOTS query pixels of 2^key_bits logits."""
+        """Words of the logit bank: PSSA / involution, SLOTS pixels of 2^bank_row_bits words;
+        full SA, SA_SLOTS query pixels of 2^key_bits logits."""
         if self.cfg.attention == "sa":
             return SA_SLOTS << self.key_bits
-        return SLOTS * 16
+        return SLOTS << self.bank_row_bits
+
+    @property
+    def proj_rows(self) -> int:
+        """Rows the projection unit computes from x_p: [W_q; W_k] (2D), or involution's
+        W'_1 (C / reduction)."""
+        cfg = self.cfg
+        return cfg.c_in // cfg.reduction if cfg.attention == "involution" else 2 * cfg.d
+
+    @property
+    def chunks_per_group(self) -> int:
+        """Involution: input chunks per channel group."""
+        return max(1, self.cfg.group_channels // self.cfg.simd)
 
     @property
     def logit_bits(self) -> int:
@@ -148,7 +175,13 @@ class Geometry:
     @property
     def scalar_order(self) -> tuple[str, ...]:
         """The scalar words at the end of the parameter stream."""
-        return SA_SCALAR_ORDER if self.cfg.attention == "sa" else SCALAR_ORDER
+        return {"sa": SA_SCALAR_ORDER, "involution": INVOLUTION_SCALAR_ORDER}.get(
+            self.cfg.attention, SCALAR_ORDER)
+
+    @property
+    def proj_bias_bits(self) -> int:
+        """Involution: b_1 * m_1, the bias the projection's requantizers add."""
+        return self.cfg.accumulator_bits()["projection (q, k)"] + self.cfg.fmt.mult_bits + 1
 
     @property
     def count_bits(self) -> int:
@@ -165,13 +198,13 @@ class Geometry:
     def proj_lanes(self) -> int:
         """Rows of [W_q; W_k] the projection computes at once: the fewest that keep its
         ci_chunks * 2D / lanes cycles per pixel within the MAC array's taps * ci_chunks * co_groups."""
-        rows = 2 * self.cfg.d
+        rows = self.proj_rows
         return min(n for n in range(1, rows + 1)
                    if rows % n == 0 and rows // n <= self.cfg.taps * self.co_groups)
 
     @property
     def proj_groups(self) -> int:
-        return 2 * self.cfg.d // self.proj_lanes
+        return self.proj_rows // self.proj_lanes
 
     @property
     def mac_cycles_per_pixel(self) -> int:
@@ -198,17 +231,28 @@ class Geometry:
         - ``w_qk``: for ci, row group g in 0..2D/PJ-1 (PJ = ``proj_lanes``; q rows then k rows):
           PJ x SIMD weights, lane l*SIMD + s = W[g*PJ + l][ci*SIMD + s].
         - ``m_qk``: per row group g, PJ lanes: the projection multipliers (q then k).
+          Involution: ``w_qk`` and ``m_qk`` hold W'_1 and m_1 (``proj_rows`` rows), then
+          ``b_qk`` (b_1 * m_1 per row, like ``m_qk``), ``w_kg`` (W_2: G*K^2 words of
+          C/reduction lanes) and ``m_kg`` (m_2, one a word).
         - ``m_c``, ``m_v``, ``bias``: per output group og, PE lanes.
         - ``scalars``: ``scalar_order``: s_q, s_k, m_a, s_a, m_z, s_z, s_out (PSSA) or
           s_q, s_k, m_t, s_t, s_out (full SA).
         """
         cfg, f = self.cfg, self.cfg.fmt
+        involution = ()
+        if cfg.attention == "involution":
+            involution = (
+                Region("b_qk", self.proj_groups, self.proj_lanes, self.proj_bias_bits),
+                Region("w_kg", self.kernel_rows, cfg.c_in // cfg.reduction, f.weight_bits),
+                Region("m_kg", self.kernel_rows, 1, f.mult_bits),
+            )
         return (
             Region("w_mac", self.co_groups * cfg.taps * self.ci_chunks, cfg.pe * cfg.simd,
                    f.weight_bits),
             Region("w_qk", self.ci_chunks * self.proj_groups, self.proj_lanes * cfg.simd,
                    f.weight_bits),
             Region("m_qk", self.proj_groups, self.proj_lanes, f.mult_bits),
+            *involution,
             Region("m_c", self.co_groups, cfg.pe, f.mult_bits),
             Region("m_v", self.co_groups, cfg.pe, f.mult_bits),
             Region("bias", self.co_groups, cfg.pe, cfg.requant_bits),
@@ -230,7 +274,8 @@ class Geometry:
         cfg, f = self.cfg, self.cfg.fmt
         out = {r.name: r.words * r.bits for r in self.regions}
         out["x ring"] = self.x_words * self.in_bits
-        out["q/k ring"] = self.depth * 2 * cfg.d * f.data_bits
+        out["q/k ring" if cfg.attention != "involution" else "u ring"] = \
+            self.depth * self.proj_rows * f.data_bits
         out["z buffer"] = self.z_words * self.in_bits
         out["logit bank"] = self.bank_words * self.logit_bits
         return out
@@ -244,6 +289,7 @@ LOOKAHEAD = 2 * SLOTS
 #: Order of the scalar words at the end of the parameter stream.
 SCALAR_ORDER = ("s_q", "s_k", "m_a", "s_a", "m_z", "s_z", "s_out")
 SA_SCALAR_ORDER = ("s_q", "s_k", "m_t", "s_t", "s_out")
+INVOLUTION_SCALAR_ORDER = ("s_1", "s_2", "m_z", "s_z", "s_out")
 #: Query pixels the full-SA logit bank holds (the softmax unit may run this far ahead of the
 #: aggregation unit).
 SA_SLOTS = 2

@@ -7,6 +7,10 @@ final sum (last chunk) goes straight into PJ requantizers; when the last group o
 out, q and k of the pixel are written, packed in one word, at the pixel's ring slot and the pixel
 is counted as projected.
 
+Involution (S5) uses the same unit for its kernel generator's first layer: the rows are W'_1
+(``Geometry.proj_rows``), the requantizers add b_1 * m_1 (the ``b_qk`` memory, read with the
+multipliers) and a ReLU follows; the word written is u_p.
+
     issue (w_addr) -> register -> products -> row sums (m_addr) -> accumulate -> register
     -> requantizer (``Requantizer.LATENCY``) -> write
 """
@@ -36,9 +40,11 @@ class Projection(wiring.Component):
             "s_q": In(f.shift_bits),
             "s_k": In(f.shift_bits),
             "qk_addr": Out(geo.addr_bits),
-            "qk_data": Out(2 * cfg.d * f.data_bits),
+            "qk_data": Out(geo.proj_rows * f.data_bits),
             "qk_en": Out(1),
             "count": Out(geo.count_bits),  # pixels whose q and k are in the ring
+            **({"b_data": In(pj * geo.proj_bias_bits)} if cfg.attention == "involution"
+               else {}),
         })
 
     def elaborate(self, platform):
@@ -76,19 +82,28 @@ class Projection(wiring.Component):
         totals = [sm + Mux(s3["first"], 0, a[s3["g"]]) for sm, a in zip(sums, acc)]
         with m.If(s3["valid"] & ~s3["last"]):
             m.d.sync += [a[s3["g"]].eq(t) for a, t in zip(acc, totals)]
+        involution = cfg.attention == "involution"
+        bias = {"b": self.b_data} if involution else {}
         s4 = register(m, {"valid": s3["valid"] & s3["last"], "g": s3["g"],
-                          "m": self.m_data, **{f"t{l}": t[:f.acc_bits]
-                                               for l, t in enumerate(totals)}}, "s4")
+                          "m": self.m_data, **bias, **{f"t{l}": t[:f.acc_bits]
+                                                       for l, t in enumerate(totals)}}, "s4")
         width = cfg.accumulator_bits()["projection (q, k)"]  # the sums fit: exact slices
+        bias_bits = geo.proj_bias_bits if involution else 0
+        biases = lanes(s4["b"], pj, bias_bits) if involution else [None] * pj
         results = []
         for l, mult in enumerate(lanes(s4["m"], pj, f.mult_bits, signed_lanes=False)):
-            rq = Requantizer(acc_bits=width, mult_bits=f.mult_bits,
-                             shift_bits=f.shift_bits, out_bits=f.data_bits)
+            rq = Requantizer(acc_bits=width, mult_bits=f.mult_bits, shift_bits=f.shift_bits,
+                             out_bits=f.data_bits, bias_bits=bias_bits,
+                             sum_bits=width + f.mult_bits + 3 if involution else None)
             m.submodules[f"rq{l}"] = rq
             is_q = s4["g"] * pj + l < cfg.d
             m.d.comb += [rq.acc0.eq(s4[f"t{l}"][:width].as_signed()), rq.mult0.eq(mult),
                          rq.shift.eq(Mux(is_q, self.s_q, self.s_k))]
-            results.append(rq.result)
+            if involution:  # u = ReLU(RQ(W'_1 x + b_1)): the bias comes pre-multiplied
+                m.d.comb += rq.bias.eq(biases[l])
+                results.append(Mux(rq.result < 0, 0, rq.result))
+            else:
+                results.append(rq.result)
         done, out = delay(m, s4["valid"], {"g": s4["g"]}, Requantizer.LATENCY, "rq")
         done_g = out["g"]
 

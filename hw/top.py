@@ -17,6 +17,9 @@ frees ring slots for the input and z slots for the aggregation unit.
 Full SA (``attention="sa"``) swaps the two attention units: a SoftmaxUnit (logits of a query
 against every pixel of its frame, max, sum of exponentials, reciprocal) and an SaAggregation
 (sum_j e_pj x_j, normalized), and its ring holds about two frames (``Geometry.hold``).
+Involution (``attention="involution"``): the projection computes the kernel generator's hidden
+layer u_p into a u ring, a KernelUnit the G x K^2 kernel h_p into the bank, and the aggregation
+the depthwise sum over the K x K window; the MAC array and output stage are unchanged.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from golden.config import XvConfig
 from .aggregation import Aggregation
 from .geometry import Geometry
 from .input_stage import InputStage
+from .kernel_gen import KernelUnit
 from .logit import LogitUnit
 from .mac_array import MacArray
 from .output_stage import OutputStage
@@ -76,7 +80,8 @@ class XvolutionEngine(wiring.Component):
         m.submodules.inp = inp = InputStage(geo)
         m.submodules.proj = proj = Projection(geo)
         sa = cfg.attention == "sa"
-        m.submodules.logit = logit = SoftmaxUnit(geo) if sa else LogitUnit(geo)
+        m.submodules.logit = logit = {"sa": SoftmaxUnit, "involution": KernelUnit}.get(
+            cfg.attention, LogitUnit)(geo)
         m.submodules.agg = agg = SaAggregation(geo) if sa else Aggregation(geo)
         m.submodules.mac = mac = MacArray(geo, OUTPUT_CREDITS)
         m.submodules.out = out = OutputStage(geo, OUTPUT_CREDITS)
@@ -98,13 +103,10 @@ class XvolutionEngine(wiring.Component):
         # ---------------------------------------------------------- pixel path
         db = cfg.fmt.data_bits
         x_ring, x_wp = memory("x_ring", geo.in_bits, geo.x_words)
-        q_ring, q_wp = memory("q_ring", cfg.d * db, geo.depth)
-        k_ring, k_wp = memory("k_ring", cfg.d * db, geo.depth)
-        bank, a_wp = memory("logit_bank", geo.logit_bits, geo.bank_words)
         z_buf, z_wp = memory("z_buf", geo.in_bits, geo.z_words)
+        bank, a_wp = memory("logit_bank", geo.logit_bits, geo.bank_words)
         x_agg, x_mac = x_ring.read_port(), x_ring.read_port()
-        q_rp, k_rp, a_rp, z_rp = (q_ring.read_port(), k_ring.read_port(), bank.read_port(),
-                                  z_buf.read_port())
+        a_rp, z_rp = bank.read_port(), z_buf.read_port()
 
         m.d.comb += [
             inp.i.p.data.eq(self.s_axis_tdata), inp.i.p.first.eq(self.s_axis_tuser),
@@ -119,23 +121,21 @@ class XvolutionEngine(wiring.Component):
         m.d.comb += [
             readers["w_qk"].addr.eq(proj.w_addr), proj.w_data.eq(readers["w_qk"].data),
             readers["m_qk"].addr.eq(proj.m_addr), proj.m_data.eq(readers["m_qk"].data),
-            proj.s_q.eq(loader.s_q), proj.s_k.eq(loader.s_k),
-            q_wp.addr.eq(proj.qk_addr), q_wp.data.eq(proj.qk_data[:cfg.d * db]),
-            k_wp.addr.eq(proj.qk_addr), k_wp.data.eq(proj.qk_data[cfg.d * db:]),
-            q_wp.en.eq(proj.qk_en), k_wp.en.eq(proj.qk_en),
+            logit.avail.eq(proj.count), logit.agg_issued.eq(agg.issued),
+            agg.mac_count.eq(mac.count),
+            x_agg.addr.eq(agg.x_addr), agg.x_data.eq(x_agg.data),
+            a_rp.addr.eq(agg.a_addr), agg.a_data.eq(a_rp.data),
+            z_wp.addr.eq(agg.z_addr), z_wp.data.eq(agg.z_data), z_wp.en.eq(agg.z_en),
         ]
-        attention = self._sa_attention if sa else self._pssa_attention
-        attention(m, loader, logit, agg, a_wp)
-        if sa:
-            b_rp = bank.read_port()
-            m.d.comb += [b_rp.addr.eq(logit.r_addr), logit.r_data.eq(b_rp.data)]
-        m.d.comb += [logit.avail.eq(proj.count), agg.mac_count.eq(mac.count),
-                     q_rp.addr.eq(logit.q_addr), logit.q_data.eq(q_rp.data),
-                     k_rp.addr.eq(logit.k_addr), logit.k_data.eq(k_rp.data),
-                     logit.agg_issued.eq(agg.issued),
-                     x_agg.addr.eq(agg.x_addr), agg.x_data.eq(x_agg.data),
-                     a_rp.addr.eq(agg.a_addr), agg.a_data.eq(a_rp.data),
-                     z_wp.addr.eq(agg.z_addr), z_wp.data.eq(agg.z_data), z_wp.en.eq(agg.z_en)]
+        if cfg.attention == "involution":
+            self._involution_attention(m, memory, readers, loader, proj, logit, agg, a_wp)
+        else:
+            self._qk_rings(m, memory, loader, proj, logit)
+            attention = self._sa_attention if sa else self._pssa_attention
+            attention(m, loader, logit, agg, a_wp)
+            if sa:
+                b_rp = bank.read_port()
+                m.d.comb += [b_rp.addr.eq(logit.r_addr), logit.r_data.eq(b_rp.data)]
         m.d.comb += [
             mac.avail.eq(proj.count), mac.agg_count.eq(agg.count), mac.sent.eq(out.sent),
             x_mac.addr.eq(mac.x_addr), mac.x_data.eq(x_mac.data),
@@ -156,6 +156,41 @@ class XvolutionEngine(wiring.Component):
             self.m_axis_tuser.eq(out.o.p.first),
         ]
         return m
+
+    def _qk_rings(self, m, memory, loader, proj, logit):
+        """S2: the projection writes q and k of a pixel into their rings; the logit (or
+        softmax) unit reads q_p and k_j."""
+        cfg, geo = self.cfg, self.geo
+        width = cfg.d * cfg.fmt.data_bits
+        q_ring, q_wp = memory("q_ring", width, geo.depth)
+        k_ring, k_wp = memory("k_ring", width, geo.depth)
+        q_rp, k_rp = q_ring.read_port(), k_ring.read_port()
+        m.d.comb += [
+            proj.s_q.eq(loader.s_q), proj.s_k.eq(loader.s_k),
+            q_wp.addr.eq(proj.qk_addr), q_wp.data.eq(proj.qk_data[:width]),
+            k_wp.addr.eq(proj.qk_addr), k_wp.data.eq(proj.qk_data[width:]),
+            q_wp.en.eq(proj.qk_en), k_wp.en.eq(proj.qk_en),
+            q_rp.addr.eq(logit.q_addr), logit.q_data.eq(q_rp.data),
+            k_rp.addr.eq(logit.k_addr), logit.k_data.eq(k_rp.data),
+        ]
+
+    def _involution_attention(self, m, memory, readers, loader, proj, logit, agg, a_wp):
+        """S5: the projection computes u_p = ReLU(RQ(W'_1 x_p + b_1)) into the u ring, the
+        kernel unit h_p = RQ(W_2 u_p) into the bank, the aggregation the depthwise sum."""
+        geo = self.geo
+        u_ring, u_wp = memory("u_ring", geo.proj_rows * self.cfg.fmt.data_bits, geo.depth)
+        u_rp = u_ring.read_port()
+        m.d.comb += [
+            proj.s_q.eq(loader.s_1), proj.s_k.eq(loader.s_1),
+            readers["b_qk"].addr.eq(proj.m_addr), proj.b_data.eq(readers["b_qk"].data),
+            u_wp.addr.eq(proj.qk_addr), u_wp.data.eq(proj.qk_data), u_wp.en.eq(proj.qk_en),
+            u_rp.addr.eq(logit.u_addr), logit.u_data.eq(u_rp.data),
+            readers["w_kg"].addr.eq(logit.w_addr), logit.w_data.eq(readers["w_kg"].data),
+            readers["m_kg"].addr.eq(logit.w_addr), logit.m_data.eq(readers["m_kg"].data),
+            logit.s_2.eq(loader.s_2),
+            a_wp.addr.eq(logit.a_addr), a_wp.data.eq(logit.a_data), a_wp.en.eq(logit.a_en),
+            agg.logit_count.eq(logit.count), agg.m_z.eq(loader.m_z), agg.s_z.eq(loader.s_z),
+        ]
 
     @staticmethod
     def _pssa_attention(m, loader, logit, agg, a_wp):

@@ -1,4 +1,4 @@
-"""Cycle-count model of the engine (PSSA and full SA), read from the same ``XvConfig`` as the RTL.
+"""Cycle-count model of the engine (PSSA, full SA, involution), read from the same ``XvConfig`` as the RTL.
 
 Each unit of the engine starts a pixel at the first cycle at which its start condition in the RTL
 holds, and then issues a fixed number of cycles without bubbles (docs/architecture.md).  The
@@ -69,6 +69,9 @@ def unit_cycles_per_pixel(geo: Geometry) -> dict[str, int]:
     if geo.cfg.attention == "sa":
         n = geo.cfg.n_pixels
         units.update({"softmax unit": 2 * n + SPAN_EXTRA, "aggregation": n * geo.ci_chunks})
+    elif geo.cfg.attention == "involution":
+        kk = geo.cfg.k * geo.cfg.k
+        units.update({"kernel unit": geo.kernel_rows, "aggregation": kk * geo.ci_chunks})
     else:
         units.update({"logit unit": 9, "aggregation": 9 * geo.ci_chunks})
     return units
@@ -94,6 +97,11 @@ def attention_timing(geo: Geometry) -> AttentionTiming:
         return AttentionTiming(logit_span=span, logit_reach=cfg.n_pixels,
                                logit_slots=SA_SLOTS, logit_done=span,
                                agg_span=cfg.n_pixels * geo.ci_chunks, agg_done=SA_AGG_DONE)
+    if cfg.attention == "involution":  # the kernel unit has the logit unit's pipeline
+        kk = cfg.k * cfg.k
+        return AttentionTiming(logit_span=geo.kernel_rows, logit_reach=geo.reach,
+                               logit_slots=SLOTS, logit_done=geo.kernel_rows - 1 + LOGIT_DONE,
+                               agg_span=kk * geo.ci_chunks, agg_done=AGG_DONE)
     return AttentionTiming(logit_span=9, logit_reach=cfg.shift * cfg.w + cfg.shift,
                            logit_slots=SLOTS, logit_done=9 - 1 + LOGIT_DONE,
                            agg_span=9 * geo.ci_chunks, agg_done=AGG_DONE)

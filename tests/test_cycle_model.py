@@ -24,6 +24,11 @@ CONFIGS = {
     "sa-tiny-8x8": ("tiny", dict(attention="sa", simd=8, pe=8)),
     "sa-nonsquare-k5": ("tiny", dict(attention="sa", h=5, w=7, k=5, simd=2, pe=4)),
     "sa-one-pixel": ("tiny", dict(attention="sa", h=1, w=1)),
+    # involution: the kernel unit (G K^2 cycles a pixel), the depthwise aggregation
+    "inv-digits-1x1": ("digits", dict(attention="involution", h=5, w=4)),
+    "inv-G4-2x4": ("tiny", dict(attention="involution", group_channels=4, reduction=2,
+                                simd=2, pe=4, h=5, w=6)),
+    "inv-k5-16x8": ("digits", dict(attention="involution", k=5, simd=16, pe=8)),
 }
 
 

@@ -32,6 +32,15 @@ CASES = {
     "sa-12x12-int12-4x4": ("tiny", dict(attention="sa", h=12, w=12, simd=4, pe=4,
                                         data_bits=12, weight_bits=12, acc_bits=40),
                            "verilator", 0.1, 2),
+    # involution (S5): kernel from the centre pixel, depthwise over the window
+    "inv-digits-4x4-stalls": ("digits", dict(attention="involution", simd=4, pe=4),
+                              "verilator", 0.3, 3),
+    "inv-c32-G2-8x8-stalls": ("digits", dict(attention="involution", c_in=32, c_out=32,
+                                             simd=8, pe=8, h=6, w=5), "verilator", 0.3, 2),
+    "inv-G4-gc4-2x4": ("tiny", dict(attention="involution", group_channels=4, reduction=2,
+                                    simd=2, pe=4, h=5, w=6), "verilator", 0.2, 2),
+    "inv-k5-icarus-stalls": ("digits", dict(attention="involution", k=5, simd=2, pe=2, h=5,
+                                            w=7), "icarus", 0.2, 2),
 }
 
 

@@ -50,8 +50,8 @@ def test_parameter_map_covers_every_weight_once():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (dict(attention="involution", c_in=16, c_out=16),
-     r"^attention: the engine implements \('pssa', 'sa'\), got 'involution'"),
+    (dict(attention="involution", c_in=16, c_out=16, simd=16, group_channels=8),
+     r"^simd: the involution engine needs a chunk of SIMD channels inside one group"),
     (dict(attention="sa", h=200, w=100),
      r"^h/w: full SA buffers the whole frame; 200x100 = 20000 pixels exceeds the 16384"),
     (dict(attention="sa", data_bits=16, weight_bits=8, acc_bits=40, h=128, w=128),
