@@ -19,7 +19,7 @@ WAVES    ?= 0
 DRAWS    ?= 40
 JOBS     ?= 2
 
-.PHONY: all sim test soak demo verilog synth bench vectors check error clean distclean deps
+.PHONY: all sim test soak demo compare verilog synth bench vectors check error clean distclean deps
 
 all: test
 
@@ -45,6 +45,10 @@ sim: $(STAMP)
 # random configurations with random stalls, beyond the fixed draws of `make test`
 soak: $(STAMP)
 	$(BIN)/python -m sim soak --draws $(DRAWS) $(ARGS)
+
+# PSSA vs involution vs full SA engines: regenerates docs/pssa-vs-sa.md (+ .png)
+compare: $(STAMP)
+	$(BIN)/python -m reports compare $(ARGS)
 
 # digits network + a photograph through the RTL: regenerates docs/real-data.md (+ .png)
 demo: $(STAMP)

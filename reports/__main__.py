@@ -43,6 +43,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from .compare import run
+
+    path = run(synth=not args.no_synth, sim=not args.no_sim, out=args.out)
+    print(f"wrote {path}")
+    points = json.loads((ROOT / "build" / "compare.json").read_text())["points"]
+    wrong = [p for p in points if p["rtl_cycles"] is not None
+             and p["rtl_cycles"] != p["model_cycles_1"]]
+    for p in wrong:
+        print(f"FAIL: {p['workload']}{p['size']} {p['form']}: RTL {p['rtl_cycles']} cycles, "
+              f"model {p['model_cycles_1']}", file=sys.stderr)
+    return 1 if wrong else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -95,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="regenerate docs/performance.md")
     p.add_argument("--no-synth", action="store_true", help="cycles only, skip synthesis")
     p.set_defaults(run=cmd_bench)
+    p = sub.add_parser("compare", help="PSSA vs involution vs full SA engines; regenerate "
+                                       "docs/pssa-vs-sa.md")
+    p.add_argument("--no-synth", action="store_true", help="skip synthesis (model and RTL only)")
+    p.add_argument("--no-sim", action="store_true", help="skip the RTL simulations")
+    p.add_argument("--out", type=lambda s: Path(s).resolve(),
+                   help="report path (default docs/pssa-vs-sa.md; the plot goes beside it)")
+    p.set_defaults(run=cmd_compare)
     p = sub.add_parser("demo", help="digits network and a photograph through the RTL; "
                                     "regenerate docs/real-data.md")
     p.add_argument("--quick", action="store_true",

@@ -100,8 +100,10 @@ def _count(stat: dict, names: tuple[str, ...]) -> int:
     return sum(int(cells.get(n, 0)) for n in names)
 
 
-def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.0) -> SynthResult:
-    """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp."""
+def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.0,
+               place: bool = True) -> SynthResult:
+    """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp.
+    ``place`` False stops after Yosys (resources and fit, no Fmax)."""
     synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, capacity = TARGETS[target]
     t0 = time.time()
     workdir = Path(workdir)
@@ -118,6 +120,8 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     fmax, note = None, ""
     if over:
         note = "does not fit: " + ", ".join(f"{k} {used[k]} > {capacity[k]}" for k in over)
+    elif not place:
+        note = "synthesis only (not placed)"
     else:
         try:
             _run([pnr, *device, "--json", f"{target}.json", "--freq", str(freq_mhz),
@@ -129,10 +133,14 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
         except RuntimeError as err:
             note = f"place and route failed: {err}"
     return SynthResult(target=target, luts=used["LUT"], ffs=used["FF"], dsps=used["DSP"],
-                       brams=used["BRAM"], fits=not over and not note, fmax_mhz=fmax, note=note,
+                       brams=used["BRAM"], fits=not over and (not note or not place),
+                       fmax_mhz=fmax, note=note,
                        seconds=time.time() - t0)
 
 
 def relative_workdir(cfg: XvConfig, root: Path) -> Path:
-    """build/synth/<config name>-<simd>x<pe>, relative to ``root`` (YoWASP and /tmp)."""
-    return Path(os.path.relpath(root / "build" / "synth" / f"{cfg.name}-{cfg.simd}x{cfg.pe}"))
+    """build/synth/<config name>[-<attention>]-<simd>x<pe>, relative to ``root`` (YoWASP and
+    /tmp)."""
+    form = "" if cfg.attention == "pssa" else f"-{cfg.attention}"
+    return Path(os.path.relpath(root / "build" / "synth" /
+                                f"{cfg.name}{form}-{cfg.simd}x{cfg.pe}"))
