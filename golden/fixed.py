@@ -54,8 +54,40 @@ def window(xp: np.ndarray, r: int, di: int, dj: int, h: int, w: int) -> np.ndarr
     return xp[r + di:r + di + h, r + dj:r + dj + w]
 
 
+class LayerParameters:
+    """Methods shared by the quantized layers of every attention form; each class names its
+    fields in ARRAYS (numpy arrays), WEIGHTS, MULTIPLIERS and SHIFTS."""
+
+    ARRAYS: tuple[str, ...] = ()
+
+    def check(self, cfg: XvConfig) -> None:
+        """Raise ``ValueError`` if a parameter has the wrong shape or does not fit its width."""
+        check_layer(self, cfg)
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        values = {}
+        for f in fields(cls):
+            if f.name not in data:
+                raise ValueError(f"quantized layer: missing parameter {f.name!r}")
+            v = np.asarray(data[f.name])
+            values[f.name] = (v.astype(INT) if f.name in cls.ARRAYS else
+                              float(v) if f.name.endswith("scale") else int(v))
+        return cls(**values)
+
+
+def attention_layer_shapes(cfg: XvConfig) -> dict[str, tuple[int, ...]]:
+    """Array shapes of a PSSA or full-SA layer (the same parameters, S2 and S9)."""
+    kk, ci, co, d = cfg.k * cfg.k, cfg.c_in, cfg.c_out, cfg.d
+    return {"w_conv": (kk, co, ci), "w_q": (d, ci), "w_k": (d, ci), "w_v": (co, ci),
+            "m_q": (d,), "m_k": (d,), "m_c": (co,), "m_v": (co,), "bias": (co,)}
+
+
 @dataclass
-class QuantizedLayer:
+class QuantizedLayer(LayerParameters):
     """Integer parameters of one PSSA X-volution layer, as loaded into the engine.
 
     Weight arrays: ``w_conv`` (K*K, C_out, C_in) in ``cfg.conv_offsets`` order, ``w_q`` and
@@ -89,30 +121,7 @@ class QuantizedLayer:
     SHIFTS = ("s_q", "s_k", "s_a", "s_z", "s_out")
 
     def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
-        kk, ci, co, d = cfg.k * cfg.k, cfg.c_in, cfg.c_out, cfg.d
-        return {"w_conv": (kk, co, ci), "w_q": (d, ci), "w_k": (d, ci), "w_v": (co, ci),
-                "m_q": (d,), "m_k": (d,), "m_c": (co,), "m_v": (co,), "bias": (co,)}
-
-    def check(self, cfg: XvConfig) -> None:
-        check_layer(self, cfg)
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "QuantizedLayer":
-        values = {}
-        for f in fields(cls):
-            if f.name not in data:
-                raise ValueError(f"quantized layer: missing parameter {f.name!r}")
-            v = np.asarray(data[f.name])
-            if f.name in cls.ARRAYS:
-                values[f.name] = v.astype(INT)
-            elif f.name.endswith("scale"):
-                values[f.name] = float(v)
-            else:
-                values[f.name] = int(v)
-        return cls(**values)
+        return attention_layer_shapes(cfg)
 
 
 def check_layer(layer, cfg: XvConfig) -> None:
@@ -163,7 +172,8 @@ def _check_range(name: str, acc: np.ndarray, bits: int) -> None:
 def forward_fixed(cfg: XvConfig, layer: QuantizedLayer, x: np.ndarray) -> FixedTrace:
     """Run one frame, x of shape (H, W, C_in) in int ``data_bits``, through the integer S9."""
     if cfg.attention != "pssa":
-        raise NotImplementedError("the fixed-point model implements the PSSA form")
+        raise ValueError(f"attention: forward_fixed is the PSSA model (golden.fixed_forms has "
+                         f"SA and involution), got {cfg.attention!r}")
     f = cfg.fmt
     x = np.asarray(x, dtype=INT)
     if x.shape != (cfg.h, cfg.w, cfg.c_in):

@@ -26,13 +26,14 @@ Involution, per pixel (C_in = C_out = C, G groups, R = C / reduction hidden chan
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from .config import EXP_FRAC_BITS, EXP_STEPS, RECIP_SHIFT, XvConfig
 from .config import sa_logit_bits as logit_bits
-from .fixed import INT, check_layer, padded, requantize, round_shift, saturate, window
+from .fixed import (INT, LayerParameters, attention_layer_shapes, padded, requantize,
+                    round_shift, saturate, window)
 
 EXP_TABLE = tuple(round((1 << EXP_FRAC_BITS) * 2.0 ** (-i / EXP_STEPS)) for i in range(EXP_STEPS))
 DELTA_MAX = EXP_STEPS * (EXP_FRAC_BITS + 1) - 1   # beyond it e = 0 anyway
@@ -44,19 +45,8 @@ def exp2_table(delta: np.ndarray) -> np.ndarray:
     return np.asarray(EXP_TABLE, dtype=INT)[d % EXP_STEPS] >> (d // EXP_STEPS)
 
 
-def _layer_from_dict(cls, data: dict, arrays: tuple[str, ...]):
-    values = {}
-    for f in fields(cls):
-        if f.name not in data:
-            raise ValueError(f"quantized layer: missing parameter {f.name!r}")
-        v = np.asarray(data[f.name])
-        values[f.name] = (v.astype(INT) if f.name in arrays else
-                          float(v) if f.name.endswith("scale") else int(v))
-    return cls(**values)
-
-
 @dataclass
-class QuantizedSALayer:
+class QuantizedSALayer(LayerParameters):
     """Integer parameters of a full-SA layer; as ``golden.fixed.QuantizedLayer`` but the logit
     requantizer (m_t, s_t) replaces PSSA's (m_a, s_a) and z needs no requantizer (step 4)."""
 
@@ -83,23 +73,11 @@ class QuantizedSALayer:
     SHIFTS = ("s_q", "s_k", "s_t", "s_out")
 
     def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
-        kk, ci, co, d = cfg.k * cfg.k, cfg.c_in, cfg.c_out, cfg.d
-        return {"w_conv": (kk, co, ci), "w_q": (d, ci), "w_k": (d, ci), "w_v": (co, ci),
-                "m_q": (d,), "m_k": (d,), "m_c": (co,), "m_v": (co,), "bias": (co,)}
-
-    def check(self, cfg: XvConfig) -> None:
-        check_layer(self, cfg)
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "QuantizedSALayer":
-        return _layer_from_dict(cls, data, cls.ARRAYS)
+        return attention_layer_shapes(cfg)
 
 
 @dataclass
-class QuantizedInvolutionLayer:
+class QuantizedInvolutionLayer(LayerParameters):
     """Integer parameters of an involution layer: ``w_conv`` (K*K, C, C), ``w_1`` (R, C) with
     ``b_1`` (R,) in the accumulator's units, ``w_2`` (G*K*K, R), per-row multipliers ``m_1``,
     ``m_2``, the z requantizer (m_z, s_z), ``w_v`` = diag(+-weight_max) and the output's ``m_c``,
@@ -134,17 +112,10 @@ class QuantizedInvolutionLayer:
                 "m_2": (gk,), "w_v": (c, c), "m_c": (c,), "m_v": (c,), "bias": (c,)}
 
     def check(self, cfg: XvConfig) -> None:
-        check_layer(self, cfg)
+        super().check(cfg)
         limit = 1 << (cfg.accumulator_bits()["projection (q, k)"] - 1)
         if np.abs(self.b_1).max() >= limit:
             raise ValueError(f"b_1: exceeds the projection accumulator's range (+-{limit})")
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "QuantizedInvolutionLayer":
-        return _layer_from_dict(cls, data, cls.ARRAYS)
 
 
 def _check_input(cfg: XvConfig, x: np.ndarray) -> np.ndarray:

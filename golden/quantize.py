@@ -78,7 +78,8 @@ def quantize_layer(dyn: DynamicXVolution, calib: torch.Tensor) -> QuantizedLayer
     """Choose every scale from the weights and from float calibration frames (NCHW)."""
     cfg = dyn.cfg
     if cfg.attention != "pssa":
-        raise NotImplementedError("fixed-point quantization is implemented for the PSSA form")
+        raise ValueError(f"attention: quantize_layer is PSSA's (quantize_sa_layer and "
+                         f"quantize_involution_layer are the others), got {cfg.attention!r}")
     f = cfg.fmt
     db, wb = f.data_bits, f.weight_bits
     calib = calib.double()

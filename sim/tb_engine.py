@@ -208,6 +208,21 @@ class Bench:
         return 0
 
 
+    async def settle_and_report(self, board: "Scoreboard", monitor: Monitor, frames: int,
+                                lost: int, **figures) -> None:
+        """After the expected frames: wait for stray beats, write the figures (XV_RESULTS) and
+        check that nothing was lost, duplicated or wrong."""
+        await ClockCycles(self.dut.clk, 50)
+        extra = max(0, monitor.outputs - frames * self.cfg.n_pixels * self.geo.co_groups)
+        Path(os.environ["XV_RESULTS"]).write_text(json.dumps({
+            **figures, "outputs_compared": board.compared, "mismatches": board.mismatches,
+            "extra_beats": extra, "lost_beats": lost,
+            "frame_error": int(self.dut.frame_error.value)}) + "\n")
+        assert lost == 0, f"{lost} output beats never came (timed out)"
+        board.check()
+        assert extra == 0, f"{extra} output beats beyond the {frames} frames expected"
+
+
 def bench_from_env(dut) -> Bench:
     vs = read_vectors(Path(os.environ["XV_VECTORS"]))
     return Bench(dut, vs, float(os.environ.get("XV_STALL", "0")),
@@ -267,15 +282,7 @@ async def malformed_frames_recover(dut):
     lost = await tb.receive(board, monitor, [
         ("short frame", None), ("frame 1", vs.y[1]), ("long frame", vs.y[0]),
         ("frame 1 again", vs.y[1])])
-    await ClockCycles(dut.clk, 50)
-    extra = max(0, monitor.outputs - 4 * cfg.n_pixels * geo.co_groups)
-    Path(os.environ["XV_RESULTS"]).write_text(json.dumps({
-        "outputs_compared": board.compared, "mismatches": board.mismatches,
-        "extra_beats": extra, "lost_beats": lost,
-        "frame_error": int(dut.frame_error.value)}) + "\n")
-    assert lost == 0, f"{lost} output beats never came (timed out)"
-    board.check()
-    assert extra == 0, f"{extra} output beats beyond one frame per frame sent"
+    await tb.settle_and_report(board, monitor, 4, lost)
     assert dut.frame_error.value == 1, "malformed frames did not set frame_error"
 
 
@@ -305,16 +312,8 @@ async def reset_mid_frame(dut):
     await tb.send(vs.x[0])
     board = Scoreboard(tb.sink, cfg, geo)
     lost = await tb.receive(board, monitor, [("frame 1", vs.y[1]), ("frame 0", vs.y[0])])
-    await ClockCycles(dut.clk, 50)
-    extra = max(0, monitor.outputs - 2 * cfg.n_pixels * geo.co_groups)
-    Path(os.environ["XV_RESULTS"]).write_text(json.dumps({
-        "inputs_before_reset": before.inputs, "outputs_before_reset": before.outputs,
-        "outputs_compared": board.compared, "mismatches": board.mismatches,
-        "extra_beats": extra, "lost_beats": lost,
-        "frame_error": int(dut.frame_error.value)}) + "\n")
-    assert lost == 0, f"{lost} output beats never came (timed out)"
-    board.check()
-    assert extra == 0, f"{extra} output beats beyond the two frames sent after reset"
+    await tb.settle_and_report(board, monitor, 2, lost, inputs_before_reset=before.inputs,
+                               outputs_before_reset=before.outputs)
     assert dut.frame_error.value == 0, "frame_error set after reset and good frames"
 
 
