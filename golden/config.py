@@ -264,8 +264,10 @@ class XvConfig:
 
     def describe(self) -> str:
         f = self.fmt
+        form = (f"attention=involution (G={self.groups}, r={self.reduction})"
+                if self.attention == "involution" else f"attention={self.attention}")
         return (f"{self.name}: {self.h}x{self.w}, C_in={self.c_in}, C_out={self.c_out}, "
-                f"D={self.d}, K={self.k}, L={self.shift}, attention={self.attention}, "
+                f"D={self.d}, K={self.k}, L={self.shift}, {form}, "
                 f"SIMD={self.simd} x PE={self.pe}, int{f.data_bits} data / int{f.weight_bits} "
                 f"weights / {f.acc_bits}-bit accumulators")
 

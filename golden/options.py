@@ -14,6 +14,8 @@ FIELDS = {
     "c-in": ("c_in", "input channels"), "c-out": ("c_out", "output channels"),
     "d": ("d", "attention width D"), "k": ("k", "convolution kernel size K (odd)"),
     "shift": ("shift", "PSSA shift length L"),
+    "group-channels": ("group_channels", "involution channels per group (G = C / this)"),
+    "reduction": ("reduction", "involution kernel generator's reduction r"),
     "simd": ("simd", "input-channel lanes of the MAC array"),
     "pe": ("pe", "output-channel lanes of the MAC array"),
     "data-bits": ("data_bits", "activation width"), "weight-bits": ("weight_bits", "weight width"),
