@@ -8,7 +8,8 @@ buffer, where the MAC array reads them as its last tap, exactly as in the PSSA e
 starts once the softmax unit has counted it and its z slot is free (the MAC array has finished
 reading pixel p - SLOTS).  No bubbles between chunks or pixels.
 
-    issue (x_addr, a_addr) -> register -> e -> products -> accumulate -> requantizer -> z write
+    issue (x_addr, a_addr) -> register -> max - t -> e -> products -> accumulate
+    -> requantizer -> z write
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from golden.config import RECIP_SHIFT
 
 from .geometry import EXP_BITS, RECIP_BITS, SA_SLOTS, SLOTS, Geometry, ceil_log2, sa_zacc_bits
 from .requant import Requantizer
-from .softmax import exp2_lookup
+from .softmax import DELTA_BITS, clamped_delta, exp2_of
 from .util import PixelCursor, delay, lanes, register, wrap_inc
 
 
@@ -72,13 +73,16 @@ class SaAggregation(wiring.Component):
         s0 = register(m, tags, "s0")
         s1 = register(m, {**s0, "t": self.a_data, "x": self.x_data}, "s1")  # memory outputs
         maxes = Array(lanes(self.maxes, SA_SLOTS, lb))
-        e = Signal(EXP_BITS)
-        m.d.sync += e.eq(exp2_lookup((maxes[s1["bslot"]] - s1["t"].as_signed()).as_unsigned()))
+        delta = Signal(DELTA_BITS)
+        m.d.sync += delta.eq(clamped_delta(maxes[s1["bslot"]], s1["t"].as_signed()))
         s2 = register(m, {k: v for k, v in s1.items() if k != "t"}, "s2")
+        e = Signal(EXP_BITS)
+        m.d.sync += e.eq(exp2_of(delta))
+        s2e = register(m, s2, "s2e")
         prods = [Signal(signed(EXP_BITS + db + 1), name=f"ex{s}") for s in range(simd)]
         e_signed = Cat(e, Const(0, 1)).as_signed()
-        m.d.sync += [p.eq(e_signed * xv) for p, xv in zip(prods, lanes(s2["x"], simd, db))]
-        s3 = register(m, {k: v for k, v in s2.items() if k != "x"}, "s3")
+        m.d.sync += [p.eq(e_signed * xv) for p, xv in zip(prods, lanes(s2e["x"], simd, db))]
+        s3 = register(m, {k: v for k, v in s2e.items() if k != "x"}, "s3")
         width = sa_zacc_bits(cfg)
         z_acc = [Signal(signed(width), name=f"zacc{s}") for s in range(simd)]
         with m.If(s3["valid"]):

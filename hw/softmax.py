@@ -8,7 +8,8 @@ logit-bank slot is free (the aggregation unit has issued pixel p - SA_SLOTS).  T
    t_pj = RQ(<q_p, k_j>, m_t, s_t) (``logit_bits``) into the bank, and the running max;
 2. 4 + ``Requantizer.LATENCY`` cycles until the last logit is written;
 3. pass 2, N cycles: e_pj = exp2_table(max - t_pj) from the bank, summed into S_p;
-4. two cycles, then the reciprocal R_p = floor(2^31 / S_p), ``Reciprocal.LATENCY`` cycles;
+4. ``DRAIN_2`` cycles, then the reciprocal R_p = floor(2^31 / S_p), ``Reciprocal.LATENCY``
+   cycles;
 5. max and R_p of the slot are held for the aggregation unit, the pixel is counted.
 
 So a pixel takes 2N + SPAN_EXTRA cycles; the aggregation unit recomputes e_pj from the bank
@@ -30,17 +31,27 @@ from .util import PixelCursor, delay, lanes, register
 
 #: cycles from pass 1's last issue to pass 2's first: products, dot product, requantizer, write
 DRAIN_1 = 4 + Requantizer.LATENCY
-#: cycles from pass 2's last issue to the reciprocal's start: bank read, e, sum
-DRAIN_2 = 2
+#: cycles from pass 2's last issue to the reciprocal's start: bank read, register, delta, e, sum
+DRAIN_2 = 4
 #: a pixel's cycles beyond its 2N issue cycles: start, the two drains, the reciprocal's start
 #: and latency
 SPAN_EXTRA = 1 + DRAIN_1 + DRAIN_2 + 1 + Reciprocal.LATENCY
 
 
-def exp2_lookup(delta):
-    """e = 2^(-delta/16) in Q0.15 by table and shift (golden.fixed_forms.exp2_table);
-    ``delta`` >= 0."""
-    d = Mux(delta > DELTA_MAX, DELTA_MAX, delta)[:ceil_log2(DELTA_MAX + 1)]
+#: width of a clamped max-subtracted logit difference
+DELTA_BITS = ceil_log2(DELTA_MAX + 1)
+
+
+def clamped_delta(top, t):
+    """min(top - t, DELTA_MAX) for a logit t <= top: the table's index range."""
+    delta = (top - t).as_unsigned()
+    return Mux(delta > DELTA_MAX, DELTA_MAX, delta)[:DELTA_BITS]
+
+
+def exp2_of(d):
+    """e = 2^(-d/16) in Q0.15 by table and shift (golden.fixed_forms.exp2_table), d clamped.
+    A stage of its own: after a registered ``clamped_delta`` (the subtract, the table and the
+    shifter in one cycle set the SA engine's clock)."""
     steps = ceil_log2(EXP_STEPS)
     table = Array(Const(v, unsigned(EXP_BITS)) for v in EXP_TABLE)
     return table[d[:steps]] >> d[steps:]
@@ -151,11 +162,15 @@ class SoftmaxUnit(wiring.Component):
         with m.If(valid):
             m.d.sync += mx.eq(Mux((out["j"] == 0) | (rq.result > mx), rq.result, mx))
 
-        # pass 2: issue -> bank read -> e -> sum
+        # pass 2: issue -> bank read -> register -> delta -> e -> sum
         r0 = register(m, {"valid": issue2, "first": j == 0}, "p2s0")
+        r1 = register(m, {**r0, "t": self.r_data.as_signed()}, "p2s1")
+        delta = Signal(DELTA_BITS)
+        m.d.sync += delta.eq(clamped_delta(mx, r1["t"]))
+        r2 = register(m, {"valid": r1["valid"], "first": r1["first"]}, "p2s2")
         e = Signal(EXP_BITS)
-        m.d.sync += e.eq(exp2_lookup((mx - self.r_data.as_signed()).as_unsigned()))
-        r1 = register(m, r0, "p2s1")
-        with m.If(r1["valid"]):
-            m.d.sync += total.eq(e + Mux(r1["first"], 0, total))
+        m.d.sync += e.eq(exp2_of(delta))
+        r3 = register(m, r2, "p2s3")
+        with m.If(r3["valid"]):
+            m.d.sync += total.eq(e + Mux(r3["first"], 0, total))
         return m

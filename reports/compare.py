@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from golden.config import SWEEP_SHIFTS, SWEEP_SIZES, preset, sweep
 from hw.geometry import Geometry
+from hw.softmax import SPAN_EXTRA
 from sim.cycle_model import predict
 
 from .bench import memory_misfit
@@ -39,6 +40,9 @@ SYNTHESIZED = (28,)
 SIMULATED = (7, 14)
 ERROR_SIZES = (7, 14, 28)
 FRAMES = 2  # cycles per frame from two frames back to back (the steady state)
+#: nextpnr's router1 did not converge within 10 minutes on the C = 64 sweep designs (overuse
+#: stuck near 460 wires after 76,000 iterations); router2 routes them in about two minutes.
+ROUTER = "router2"
 
 
 @dataclass
@@ -117,11 +121,11 @@ def synthesize_point(p: Point) -> SynthResult:
     place = p.workload == "sweep" and p.size in PLACED
     with tempfile.TemporaryDirectory() as tmp:
         verilog = write_verilog(cfg, Path(tmp) / "engine.v").read_bytes()
-    key = hashlib.sha256(verilog + f"{ECP5} place={place}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(verilog + f"{ECP5} place={place} {ROUTER}".encode()).hexdigest()[:16]
     cache = ROOT / "build" / "compare" / "synth" / f"{key}.json"
     if cache.exists():
         return SynthResult(**json.loads(cache.read_text()))
-    result = synthesize(cfg, ECP5, relative_workdir(cfg, ROOT), place=place)
+    result = synthesize(cfg, ECP5, relative_workdir(cfg, ROOT), place=place, router=ROUTER)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result.as_dict()))
     return result
@@ -237,8 +241,9 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         "- cycles per frame: two frames back to back, stall-free (cycle model; equal to the RTL "
         "wherever simulated, column 'RTL = model');",
         "- first output: cycles from the first input beat to the first output beat;",
-        "- resources and Fmax: ECP5-85F, YoWASP Yosys + nextpnr (I/O registered, "
-        "reports/synth.py), placed at "
+        f"- resources and Fmax: ECP5-85F, YoWASP Yosys + nextpnr `--router {ROUTER}` (I/O "
+        "registered, reports/synth.py; the default router did not converge in 10 minutes on "
+        "these C = 64 designs), placed at "
         f"{', '.join(f'{s} x {s}' for s in PLACED)}, Yosys only at "
         f"{', '.join(f'{s} x {s}' for s in SYNTHESIZED)} and stage3; a design whose memories "
         "exceed the device's 3.7 Mbit of block RAM is reported as not fitting without "
@@ -272,7 +277,8 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         "G K^2 kernel values and K^2 x C_in products for involution), so their memory grows "
         "with W and their cycles with N, and the MAC array (the convolution) stays the "
         "bottleneck. Full SA attends every query to every pixel: the softmax unit computes N "
-        "logits twice over (2N + 32 cycles a query) and the aggregation N x C_in / SIMD "
+        f"logits twice over (2N + {SPAN_EXTRA} cycles a query) and the aggregation "
+        "N x C_in / SIMD "
         "products, so its cycles grow with N^2 and, beyond a few dozen pixels, the attention "
         "units, not the MAC array, set the rate; it cannot emit the first output before the "
         "whole frame is in, and its buffers hold a frame or two.",

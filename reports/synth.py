@@ -101,9 +101,10 @@ def _count(stat: dict, names: tuple[str, ...]) -> int:
 
 
 def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.0,
-               place: bool = True) -> SynthResult:
+               place: bool = True, router: str | None = None) -> SynthResult:
     """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp.
-    ``place`` False stops after Yosys (resources and fit, no Fmax)."""
+    ``place`` False stops after Yosys (resources and fit, no Fmax); ``router`` picks nextpnr's
+    router (its default, router1, when None)."""
     synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, capacity = TARGETS[target]
     t0 = time.time()
     workdir = Path(workdir)
@@ -125,7 +126,8 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     else:
         try:
             _run([pnr, *device, "--json", f"{target}.json", "--freq", str(freq_mhz),
-                  "--timing-allow-fail", "--report", f"{target}_report.json", "--seed", "1"],
+                  "--timing-allow-fail", "--report", f"{target}_report.json", "--seed", "1",
+                  *(["--router", router] if router else [])],
                  workdir, workdir / f"{target}_pnr.log")
             report = json.loads((workdir / f"{target}_report.json").read_text())
             clocks = report.get("fmax", {})

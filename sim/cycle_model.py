@@ -24,7 +24,7 @@ RQ = Requantizer.LATENCY
 PROJ_DONE = 6 + RQ   # issue, memory register, products, sums, accumulate, register, requantizer
 LOGIT_DONE = 5 + RQ  # issue, memory register, products, dot product, requantizer, count
 AGG_DONE = 5 + RQ    # issue, memory register, products, accumulate, requantizer, count
-SA_AGG_DONE = 6 + RQ  # full SA: one more stage (the exponential) before the products
+SA_AGG_DONE = 7 + RQ  # full SA: two more stages (max - t, the exponential) before the products
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
 OUTPUT_DELAY = 9 + RQ  # issue, memory register, operand register, products, sums,
 #                        accumulate, result, parameters, requantizer, FIFO
