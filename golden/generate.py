@@ -190,4 +190,5 @@ def extreme_vector_set(cfg: XvConfig, weights: str, bias: str | None = None,
     x = np.stack([_extreme_values(p, shape, f.data_min, f.data_max) for p in EXTREMES])
     layer = extreme_layer(cfg, weights, bias, seed)
     y = np.stack([forward_fixed(cfg, layer, frame).y for frame in x])
-    return VectorSet(cfg=cfg, layer=layer, x=x, y=y, seed=seed, source=f"extreme-{weights}-bias-{bias or 'zero'}")
+    return VectorSet(cfg=cfg, layer=layer, x=x, y=y, seed=seed,
+                     source=f"extreme-{weights}-bias-{bias or 'zero'}")

@@ -197,7 +197,8 @@ class Geometry:
     @property
     def proj_lanes(self) -> int:
         """Rows of [W_q; W_k] the projection computes at once: the fewest that keep its
-        ci_chunks * 2D / lanes cycles per pixel within the MAC array's taps * ci_chunks * co_groups."""
+        ci_chunks * proj_rows / lanes cycles per pixel within the MAC array's
+        taps * ci_chunks * co_groups."""
         rows = self.proj_rows
         return min(n for n in range(1, rows + 1)
                    if rows % n == 0 and rows // n <= self.cfg.taps * self.co_groups)

@@ -268,8 +268,8 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         lines += ["", "Placed designs: Fmax " + ", ".join(
             f"{NAMES[f]} {min(v):.1f}-{max(v):.1f} MHz" for f, v in fmax.items() if v) +
             ". The clock does not separate the forms (all three share the MAC array, the "
-            "weight memories and the requantizers); all are below the 100 MHz that tiny reaches up to "
-            "SIMD x PE = 4 x 4 (docs/performance.md), a limit of the C = 64 designs that "
+            "weight memories and the requantizers); all are below the 100 MHz that tiny "
+            "reaches up to SIMD x PE = 4 x 4 (docs/performance.md), a limit of the C = 64 designs that "
             "is not analysed here. What separates them is below."]
     lines += ["", "![memory and cycles against N](" + plot_name + ")", "", "## Ratios", ""]
     for size in SWEEP_SIZES:

@@ -1,4 +1,5 @@
-"""Cycle-count model of the engine (PSSA, full SA, involution), read from the same ``XvConfig`` as the RTL.
+"""Cycle-count model of the engine (PSSA, full SA, involution), read from the same ``XvConfig``
+as the RTL.
 
 Each unit of the engine starts a pixel at the first cycle at which its start condition in the RTL
 holds, and then issues a fixed number of cycles without bubbles (docs/architecture.md).  The

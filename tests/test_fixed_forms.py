@@ -49,8 +49,9 @@ def test_sa_matches_scalar_reimplementation():
     y = forward_fixed_sa(cfg, layer, x).y
     db, n = cfg.fmt.data_bits, cfg.n_pixels
     pix = [(i, j) for i in range(cfg.h) for j in range(cfg.w)]
-    proj = lambda w, m, s, p: [rq(sum(int(w[r, c]) * int(x[p][c]) for c in range(cfg.c_in)),  # noqa: E731
-                                  int(m[r]), s, db) for r in range(cfg.d)]
+    def proj(w, m, s, p):
+        return [rq(sum(int(w[r, c]) * int(x[p][c]) for c in range(cfg.c_in)), int(m[r]), s, db)
+                for r in range(cfg.d)]
     q = [proj(layer.w_q, layer.m_q, layer.s_q, p) for p in pix]
     k = [proj(layer.w_k, layer.m_k, layer.s_k, p) for p in pix]
     for a, (i, j) in enumerate(pix):
