@@ -184,10 +184,13 @@ def plot(pts: list[Point], path: Path) -> None:
             if not line:
                 continue
             label = NAMES[form] + (f", L = {shift}" if form == "pssa" else "")
-            style = "--" if shift == 2 else "-"
+            # PSSA and involution nearly coincide: thinner lines and other markers on top
+            look = dict(ls="--" if shift == 2 else "-", marker={"pssa": "o", "involution": "x",
+                                                              "sa": "s"}[form],
+                        lw={"pssa": 3, "involution": 1.2, "sa": 1.5}[form], label=label)
             ns = [p.n for p in line]
-            ax1.plot(ns, [p.memory_bits / 2**20 for p in line], style, marker="o", label=label)
-            ax2.plot(ns, [p.cycles_per_frame for p in line], style, marker="o", label=label)
+            ax1.plot(ns, [p.memory_bits / 2**20 for p in line], **look)
+            ax2.plot(ns, [p.cycles_per_frame for p in line], **look)
     capacity = TARGETS[ECP5][-1]["BRAM"] * 18 * 1024 / 2**20
     ax1.axhline(capacity, color="gray", lw=1, ls=":")
     ax1.text(sweep_pts[0].n, capacity * 1.15, "ECP5-85F block RAM", fontsize=8, color="gray")
