@@ -169,17 +169,32 @@ def _check_range(name: str, acc: np.ndarray, bits: int) -> None:
         raise OverflowError(f"{name} accumulator overflows {bits} bits (configuration bug)")
 
 
-def forward_fixed(cfg: XvConfig, layer: QuantizedLayer, x: np.ndarray) -> FixedTrace:
-    """Run one frame, x of shape (H, W, C_in) in int ``data_bits``, through the integer S9."""
-    if cfg.attention != "pssa":
-        raise ValueError(f"attention: forward_fixed is the PSSA model (golden.fixed_forms has "
-                         f"SA and involution), got {cfg.attention!r}")
+def check_frame(cfg: XvConfig, x: np.ndarray) -> np.ndarray:
+    """One input frame as int64 (H, W, C_in); ValueError if its shape or range is wrong."""
     f = cfg.fmt
     x = np.asarray(x, dtype=INT)
     if x.shape != (cfg.h, cfg.w, cfg.c_in):
         raise ValueError(f"input: shape {x.shape}, expected {(cfg.h, cfg.w, cfg.c_in)}")
     if x.min() < f.data_min or x.max() > f.data_max:
         raise ValueError(f"input: values outside int{f.data_bits}")
+    return x
+
+
+def conv_accumulator(cfg: XvConfig, w_conv: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """sum_{d in Delta_K} W'_d x_{p+d}: (H, W, C_out), exact."""
+    r = cfg.radius
+    xp = padded(x, r)
+    return sum(window(xp, r, di, dj, cfg.h, cfg.w) @ w_conv[t].T
+               for t, (di, dj) in enumerate(cfg.conv_offsets))
+
+
+def forward_fixed(cfg: XvConfig, layer: QuantizedLayer, x: np.ndarray) -> FixedTrace:
+    """Run one frame, x of shape (H, W, C_in) in int ``data_bits``, through the integer S9."""
+    if cfg.attention != "pssa":
+        raise ValueError(f"attention: forward_fixed is the PSSA model (golden.fixed_forms has "
+                         f"SA and involution), got {cfg.attention!r}")
+    f = cfg.fmt
+    x = check_frame(cfg, x)
     h, w, r = cfg.h, cfg.w, cfg.radius
     acc = f.acc_bits
 
@@ -200,8 +215,7 @@ def forward_fixed(cfg: XvConfig, layer: QuantizedLayer, x: np.ndarray) -> FixedT
     _check_range("aggregation", z_acc, acc)
     z = requantize(z_acc, layer.m_z, layer.s_z, f.data_bits)
 
-    acc_c = sum(window(xp, r, di, dj, h, w) @ layer.w_conv[t].T  # 4. MAC array
-                for t, (di, dj) in enumerate(cfg.conv_offsets))
+    acc_c = conv_accumulator(cfg, layer.w_conv, x)  # 4. MAC array
     acc_a = z @ layer.w_v.T
     _check_range("convolution", acc_c, acc)
     _check_range("attention tap", acc_a, acc)

@@ -32,8 +32,8 @@ import numpy as np
 
 from .config import EXP_FRAC_BITS, EXP_STEPS, RECIP_SHIFT, XvConfig
 from .config import sa_logit_bits as logit_bits
-from .fixed import (INT, LayerParameters, attention_layer_shapes, padded, requantize,
-                    round_shift, saturate, window)
+from .fixed import (INT, LayerParameters, attention_layer_shapes, check_frame,
+                    conv_accumulator, padded, requantize, round_shift, saturate, window)
 
 EXP_TABLE = tuple(round((1 << EXP_FRAC_BITS) * 2.0 ** (-i / EXP_STEPS)) for i in range(EXP_STEPS))
 DELTA_MAX = EXP_STEPS * (EXP_FRAC_BITS + 1) - 1   # beyond it e = 0 anyway
@@ -118,24 +118,6 @@ class QuantizedInvolutionLayer(LayerParameters):
             raise ValueError(f"b_1: exceeds the projection accumulator's range (+-{limit})")
 
 
-def _check_input(cfg: XvConfig, x: np.ndarray) -> np.ndarray:
-    f = cfg.fmt
-    x = np.asarray(x, dtype=INT)
-    if x.shape != (cfg.h, cfg.w, cfg.c_in):
-        raise ValueError(f"input: shape {x.shape}, expected {(cfg.h, cfg.w, cfg.c_in)}")
-    if x.min() < f.data_min or x.max() > f.data_max:
-        raise ValueError(f"input: values outside int{f.data_bits}")
-    return x
-
-
-def conv_accumulator(cfg: XvConfig, w_conv: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """sum_{d in Delta_K} W'_d x_{p+d}: (H, W, C_out), exact."""
-    r = cfg.radius
-    xp = padded(x, r)
-    return sum(window(xp, r, di, dj, cfg.h, cfg.w) @ w_conv[t].T
-               for t, (di, dj) in enumerate(cfg.conv_offsets))
-
-
 def output_requant(cfg, acc_c, acc_a, m_c, m_v, bias, s_out) -> np.ndarray:
     total = acc_c * np.asarray(m_c, INT) + acc_a * np.asarray(m_v, INT) + np.asarray(bias, INT)
     return saturate(round_shift(total, s_out), cfg.fmt.data_bits)
@@ -156,8 +138,8 @@ def forward_fixed_sa(cfg: XvConfig, layer: QuantizedSALayer, x: np.ndarray) -> S
     """One frame (H, W, C_in) through the integer full-SA X-volution (module docstring)."""
     if cfg.attention != "sa":
         raise ValueError(f"attention: forward_fixed_sa needs 'sa', got {cfg.attention!r}")
-    f, db = cfg.fmt, cfg.fmt.data_bits
-    x = _check_input(cfg, x)
+    db = cfg.fmt.data_bits
+    x = check_frame(cfg, x)
     q = requantize(x @ layer.w_q.T, layer.m_q, layer.s_q, db).reshape(cfg.n_pixels, cfg.d)
     k = requantize(x @ layer.w_k.T, layer.m_k, layer.s_k, db).reshape(cfg.n_pixels, cfg.d)
     t = requantize(q @ k.T, layer.m_t, layer.s_t, logit_bits(cfg))
@@ -187,7 +169,7 @@ def forward_fixed_involution(cfg: XvConfig, layer: QuantizedInvolutionLayer,
         raise ValueError(f"attention: forward_fixed_involution needs 'involution', got "
                          f"{cfg.attention!r}")
     db = cfg.fmt.data_bits
-    x = _check_input(cfg, x)
+    x = check_frame(cfg, x)
     u = np.maximum(requantize(x @ layer.w_1.T + layer.b_1, layer.m_1, layer.s_1, db), 0)
     h = requantize(u @ layer.w_2.T, layer.m_2, layer.s_2, db)
     h = h.reshape(cfg.h, cfg.w, cfg.groups, cfg.k * cfg.k)
