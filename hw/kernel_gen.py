@@ -13,13 +13,12 @@ unit, so the same latency:
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import SLOTS, Geometry, ceil_log2
-from .requant import Requantizer
-from .util import PixelCursor, delay, lanes, register, wrap_inc
+from .util import PixelCursor, dot_requantize, lanes, register, wrap_inc
 
 
 class KernelUnit(wiring.Component):
@@ -58,20 +57,12 @@ class KernelUnit(wiring.Component):
         m.d.comb += [self.u_addr.eq(cur.pixel[:geo.addr_bits]), self.w_addr.eq(r)]
         s0 = register(m, {"valid": issue, "r": r, "bank": cur.pixel[:ceil_log2(SLOTS)]}, "s0")
         s1 = register(m, {**s0, "u": self.u_data, "w": self.w_data, "m": self.m_data}, "s1")
-        products = [Signal(signed(db + f.weight_bits), name=f"wu{i}") for i in range(hidden)]
-        m.d.sync += [p.eq(w * u) for p, w, u in zip(
-            products, lanes(s1["w"], hidden, f.weight_bits), lanes(s1["u"], hidden, db))]
-        s2 = register(m, {k: v for k, v in s1.items() if k not in ("u", "w")}, "s2")
-        width = cfg.accumulator_bits()["projection (q, k)"]  # hidden <= C_in terms: fits
-        dot = Signal(signed(width))
-        m.d.sync += dot.eq(sum(products))
-        s3 = register(m, s2, "s3")
-        m.submodules.rq = rq = Requantizer(acc_bits=width, mult_bits=f.mult_bits,
-                                           shift_bits=f.shift_bits, out_bits=db)
-        m.d.comb += [rq.acc0.eq(dot), rq.mult0.eq(s3["m"]), rq.shift.eq(self.s_2)]
-        valid, out = delay(m, s3["valid"], {"r": s3["r"], "bank": s3["bank"]},
-                           Requantizer.LATENCY, "rq")
-        m.d.comb += [self.a_en.eq(valid), self.a_data.eq(rq.result),
+        valid, out, result = dot_requantize(
+            m, {k: v for k, v in s1.items() if k not in ("u", "w")},
+            list(zip(lanes(s1["w"], hidden, f.weight_bits), lanes(s1["u"], hidden, db))),
+            cfg.accumulator_bits()["projection (q, k)"],  # hidden <= C_in terms: fits
+            db, f, "m", self.s_2)
+        m.d.comb += [self.a_en.eq(valid), self.a_data.eq(result),
                      self.a_addr.eq(Cat(out["r"][:geo.bank_row_bits], out["bank"]))]
         with m.If(valid & (out["r"] == last_r)):
             m.d.sync += self.count.eq(self.count + 1)

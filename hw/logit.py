@@ -11,13 +11,12 @@ slot is free (the aggregation unit has issued pixel p - SLOTS).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import SLOTS, Geometry, ceil_log2
-from .requant import Requantizer
-from .util import PixelCursor, delay, lanes, register, wrap_inc
+from .util import PixelCursor, dot_requantize, lanes, register, wrap_inc
 
 
 class LogitUnit(wiring.Component):
@@ -56,22 +55,13 @@ class LogitUnit(wiring.Component):
         s0 = register(m, {"valid": issue, "t": t, "inside": inside,
                           "bank": cur.pixel[:ceil_log2(SLOTS)]}, "s0")
         s1 = register(m, {**s0, "q": self.q_data, "k": self.k_data}, "s1")  # memory outputs
-        products = [Signal(signed(2 * db), name=f"qk{i}") for i in range(cfg.d)]
-        m.d.sync += [p.eq(Mux(s1["inside"], q * k, 0)) for p, q, k in zip(
-            products, lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))]
-        s2 = register(m, {k: v for k, v in s1.items() if k not in ("q", "k")}, "s2")
-        dot = Signal(signed(f.acc_bits))
-        m.d.sync += dot.eq(sum(products))
-        s3 = register(m, s2, "s3")
-        width = cfg.accumulator_bits()["logit <q, k>"]  # the dot product fits: exact slice
-        m.submodules.rq = rq = Requantizer(acc_bits=width, mult_bits=f.mult_bits,
-                                           shift_bits=f.shift_bits, out_bits=db)
-        m.d.comb += [rq.acc0.eq(dot[:width].as_signed()), rq.mult0.eq(self.m_a),
-                     rq.shift.eq(self.s_a)]
-        tag = {"t": s3["t"], "bank": s3["bank"]}
-        valid, out = delay(m, s3["valid"], tag, Requantizer.LATENCY, "rq")
+        valid, out, result = dot_requantize(
+            m, {"valid": s1["valid"], "t": s1["t"], "bank": s1["bank"]},
+            list(zip(lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))),
+            cfg.accumulator_bits()["logit <q, k>"], db, f, self.m_a, self.s_a,
+            zero_unless=s1["inside"])
         m.d.comb += [self.a_en.eq(valid), self.a_addr.eq(Cat(out["t"], out["bank"])),
-                     self.a_data.eq(rq.result)]
+                     self.a_data.eq(result)]
         with m.If(valid & (out["t"] == last_t)):
             m.d.sync += self.count.eq(self.count + 1)
         return m

@@ -28,7 +28,7 @@ from .util import PixelCursor, delay, lanes, register, wrap_inc
 class SaAggregation(wiring.Component):
     def __init__(self, geo: Geometry):
         self.geo = geo
-        f, lb = geo.cfg.fmt, geo.logit_bits
+        lb = geo.logit_bits
         super().__init__({
             "softmax_count": In(geo.count_bits),  # pixels whose max and R_p are held
             "mac_count": In(geo.count_bits),      # pixels the MAC array has finished reading

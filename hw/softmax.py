@@ -27,7 +27,7 @@ from golden.fixed_forms import DELTA_MAX, EXP_TABLE
 from .geometry import EXP_BITS, RECIP_BITS, SA_SLOTS, Geometry, ceil_log2
 from .reciprocal import Reciprocal
 from .requant import Requantizer
-from .util import PixelCursor, delay, lanes, register
+from .util import PixelCursor, dot_requantize, lanes, register
 
 #: cycles from pass 1's last issue to pass 2's first: products, dot product, requantizer, write
 DRAIN_1 = 4 + Requantizer.LATENCY
@@ -109,26 +109,19 @@ class SoftmaxUnit(wiring.Component):
                 with m.If(start):
                     m.d.sync += j.eq(0)
                     m.next = "PASS1"
-            with m.State("PASS1"):
-                m.d.comb += issue1.eq(1)
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == n - 1):
-                    m.d.sync += [j.eq(0), wait.eq(DRAIN_1 - 1)]
-                    m.next = "DRAIN1"
-            with m.State("DRAIN1"):
-                m.d.sync += wait.eq(wait - 1)
-                with m.If(wait == 0):
-                    m.next = "PASS2"
-            with m.State("PASS2"):
-                m.d.comb += issue2.eq(1)
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == n - 1):
-                    m.d.sync += [j.eq(0), wait.eq(DRAIN_2 - 1)]
-                    m.next = "DRAIN2"
-            with m.State("DRAIN2"):
-                m.d.sync += wait.eq(wait - 1)
-                with m.If(wait == 0):
-                    m.next = "RECIP"
+            # a pass issues j = 0..N-1, one a cycle, then waits for its pipeline to drain
+            for state, issue, drain, after in (("PASS1", issue1, DRAIN_1, "PASS2"),
+                                               ("PASS2", issue2, DRAIN_2, "RECIP")):
+                with m.State(state):
+                    m.d.comb += issue.eq(1)
+                    m.d.sync += j.eq(j + 1)
+                    with m.If(j == n - 1):
+                        m.d.sync += [j.eq(0), wait.eq(drain - 1)]
+                        m.next = f"{state}_DRAIN"
+                with m.State(f"{state}_DRAIN"):
+                    m.d.sync += wait.eq(wait - 1)
+                    with m.If(wait == 0):
+                        m.next = after
             with m.State("RECIP"):
                 m.d.comb += recip.start.eq(1)
                 m.next = "NORM"
@@ -145,22 +138,14 @@ class SoftmaxUnit(wiring.Component):
         # pass 1: issue -> memory register -> products -> dot product -> requantizer -> bank
         s0 = register(m, {"valid": issue1, "j": j}, "p1s0")
         s1 = register(m, {**s0, "q": self.q_data, "k": self.k_data}, "p1s1")
-        products = [Signal(signed(2 * db), name=f"qk{i}") for i in range(cfg.d)]
-        m.d.sync += [p.eq(q * k) for p, q, k in zip(
-            products, lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))]
-        s2 = register(m, {"valid": s1["valid"], "j": s1["j"]}, "p1s2")
-        width = cfg.accumulator_bits()["logit <q, k>"]
-        dot = Signal(signed(width))
-        m.d.sync += dot.eq(sum(products))
-        s3 = register(m, s2, "p1s3")
-        m.submodules.rq = rq = Requantizer(acc_bits=width, mult_bits=f.mult_bits,
-                                           shift_bits=f.shift_bits, out_bits=lb)
-        m.d.comb += [rq.acc0.eq(dot), rq.mult0.eq(self.m_t), rq.shift.eq(self.s_t)]
-        valid, out = delay(m, s3["valid"], {"j": s3["j"]}, Requantizer.LATENCY, "rq")
+        valid, out, result = dot_requantize(
+            m, {"valid": s1["valid"], "j": s1["j"]},
+            list(zip(lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))),
+            cfg.accumulator_bits()["logit <q, k>"], lb, f, self.m_t, self.s_t)
         m.d.comb += [self.w_en.eq(valid), self.w_addr.eq(Cat(out["j"][:geo.key_bits], slot)),
-                     self.w_data.eq(rq.result)]
+                     self.w_data.eq(result)]
         with m.If(valid):
-            m.d.sync += mx.eq(Mux((out["j"] == 0) | (rq.result > mx), rq.result, mx))
+            m.d.sync += mx.eq(Mux((out["j"] == 0) | (result > mx), result, mx))
 
         # pass 2: issue -> bank read -> register -> delta -> e -> sum
         r0 = register(m, {"valid": issue2, "first": j == 0}, "p2s0")

@@ -101,7 +101,6 @@ class XvolutionEngine(wiring.Component):
             readers[r.name] = mem.read_port()
 
         # ---------------------------------------------------------- pixel path
-        db = cfg.fmt.data_bits
         x_ring, x_wp = memory("x_ring", geo.in_bits, geo.x_words)
         z_buf, z_wp = memory("z_buf", geo.in_bits, geo.z_words)
         bank, a_wp = memory("logit_bank", geo.logit_bits, geo.bank_words)

@@ -64,6 +64,32 @@ class PixelCursor:
         return (self.pixel - counter)[:self.geo.diff_bits]
 
 
+def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, shift,
+                   zero_unless=None, name: str = "rq"):
+    """The pipeline the logit, kernel and softmax units share: registered products of the
+    operand ``pairs`` (0 where ``zero_unless`` is 0), their registered sum (``width`` bits, the
+    worst case), and a requantizer by ``mult`` (a value, or the name of a tag that travels with
+    the sum) and ``shift`` to ``out_bits``.  Returns (valid, tags, result) after the
+    requantizer, ``tags`` (with "valid") delayed alongside."""
+    from .requant import Requantizer
+
+    products = [Signal(signed(len(a) + len(b)), name=f"{name}_prod{i}")
+                for i, (a, b) in enumerate(pairs)]
+    m.d.sync += [p.eq(a * b if zero_unless is None else Mux(zero_unless, a * b, 0))
+                 for p, (a, b) in zip(products, pairs)]
+    t2 = register(m, tags, f"{name}_s2")
+    dot = Signal(signed(width), name=f"{name}_dot")
+    m.d.sync += dot.eq(sum(products))
+    t3 = register(m, t2, f"{name}_s3")
+    rq = Requantizer(acc_bits=width, mult_bits=fmt.mult_bits, shift_bits=fmt.shift_bits,
+                     out_bits=out_bits)
+    m.submodules[name] = rq
+    m.d.comb += [rq.acc0.eq(dot), rq.mult0.eq(t3.pop(mult) if isinstance(mult, str) else mult),
+                 rq.shift.eq(shift)]
+    valid, out = delay(m, t3.pop("valid"), t3, Requantizer.LATENCY, name)
+    return valid, out, rq.result
+
+
 def delay(m, valid, tags: dict, cycles: int, name: str):
     """Delay a valid bit and a dict of tags by ``cycles`` registers."""
     for i in range(cycles):

@@ -17,7 +17,6 @@ PSSA's L only changes PSSA (its window); involution and SA appear once per size.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
