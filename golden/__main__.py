@@ -21,7 +21,8 @@ def cmd_vectors(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Equivalence of the three float forms and the fixed-point error, for one configuration."""
+    """Equivalence of the three float forms (S1-S6, S8, S9) and the fixed-point error, for one
+    configuration of any form."""
     from .generate import check_equivalence, fixed_point_error, random_frames
     from .model import random_model
 
@@ -31,11 +32,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     ok = max(eq.s8_vs_training, eq.s9_vs_training) <= 1e-9
     print(f"float64 training form vs S8: {eq.s8_vs_training:.2e}  vs S9: {eq.s9_vs_training:.2e}"
           f"  (relative; bound 1e-9) {'ok' if ok else 'FAILED'}")
-    if cfg.attention == "pssa":
-        for source in ("random", "image"):
-            err = fixed_point_error(cfg, source, frames=args.frames, seed=args.seed)
-            print(f"fixed point vs float S8, {source:6s}: SQNR {err.sqnr_db:6.2f} dB, "
-                  f"max error {err.max_lsb:.2f} LSB over {err.frames} frame(s)")
+    for source in ("random", "image"):
+        err = fixed_point_error(cfg, source, frames=args.frames, seed=args.seed)
+        print(f"fixed point vs float S8, {source:6s}: SQNR {err.sqnr_db:6.2f} dB, "
+              f"max error {err.max_lsb:.2f} LSB over {err.frames} frame(s)")
     return 0 if ok else 1
 
 
@@ -91,8 +91,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m golden",
-        description="Golden model of X-volution (PSSA / SA / involution): float training and "
-                    "inference forms, bit-accurate fixed point, test vectors.")
+        description="Golden model of X-volution (PSSA / SA / involution, and the plain "
+                    "convolution it replaces): float training and inference forms, "
+                    "bit-accurate fixed point, test vectors.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("vectors", help="write a test-vector set (docs/vectors.md)")
@@ -122,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workloads", nargs="+", default=["tiny", "digits", "stage3"])
     p.add_argument("--bits", nargs="+", type=int, default=[8, 12, 16])
     p.add_argument("--attentions", nargs="+", default=["pssa"], choices=ATTENTION_FORMS,
-                   help="attention forms (default pssa; sa and involution have their own "
-                        "fixed-point paths, golden/fixed_forms.py)")
+                   help="forms (default pssa; each has its fixed-point path, golden/forms.py; "
+                        "conv is the plain convolution baseline)")
     p.add_argument("--frames", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_error)

@@ -4,7 +4,7 @@ The golden model, the vector writer, the RTL generator, the cycle model and the 
 read this object; no value is written twice.  This module is deliberately free of torch (and of
 numpy) so that generating hardware needs neither.
 
-Equation numbers (S1..S9) refer to ``../shared/spec/xvolution.md``.
+Equation numbers (S1..S9) refer to docs/golden-model.md.
 """
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-ATTENTION_FORMS = ("pssa", "sa", "involution")
+#: The forms of the layer: the three attention forms of X-volution, and ``conv``, the plain
+#: K x K convolution + BN that X-volution replaces (no attention branch; the baseline).
+ATTENTION_FORMS = ("pssa", "sa", "involution", "conv")
+
+#: PSSA's offset set Delta_L in units of L (S3): the 3 x 3 grid {-1, 0, 1}^2 in raster order.
+SHIFT_GRID = tuple((a, b) for a in (-1, 0, 1) for b in (-1, 0, 1))
+#: Number of offsets in Delta_L: logits a pixel, terms of PSSA's aggregation sum.
+SHIFT_TAPS = len(SHIFT_GRID)
 
 #: Largest width the golden model's int64 arithmetic (and the requantizer) may need.
 MAX_REQUANT_BITS = 63
@@ -33,6 +40,26 @@ def sa_logit_bits(cfg: "XvConfig") -> int:
 def signed_bits_for(max_abs: int) -> int:
     """Width of a two's-complement signal that holds every value in [-max_abs, max_abs]."""
     return max(1, int(max_abs).bit_length() + 1)
+
+
+@dataclass(frozen=True)
+class AccumulatorWidths:
+    """Worst-case signed width of every accumulator of the fixed-point path (S9), per layer."""
+
+    projection: int      # W_q x, W_k x (and involution's W'_1 x): C_in terms
+    logit: int           # <q, k>: D terms
+    aggregation: int     # sum a(d) x_{p+d}: SHIFT_TAPS terms (involution: K^2)
+    convolution: int     # sum W'_d x_{p+d}: K^2 C_in terms
+    attention_tap: int   # W'_v z: C_in terms
+
+    #: what each accumulator sums, for messages
+    DESCRIPTIONS = {"projection": "projection (q, k)", "logit": "logit <q, k>",
+                    "aggregation": "aggregation sum a x", "convolution": "convolution",
+                    "attention_tap": "attention tap W'_v z"}
+
+    def described(self) -> dict[str, int]:
+        """{description: bits}, in field order."""
+        return {text: getattr(self, name) for name, text in self.DESCRIPTIONS.items()}
 
 
 def _require(ok: bool, name: str, message: str) -> None:
@@ -148,7 +175,7 @@ class XvConfig:
 
     def _validate_widths(self) -> None:
         f = self.fmt
-        for what, bits in self.accumulator_bits().items():
+        for what, bits in self.accumulators.described().items():
             _require(bits <= f.acc_bits, "fmt.acc_bits",
                      f"acc_bits={f.acc_bits} cannot hold the {what} accumulator, which needs "
                      f"{bits} bits for this layer (raise acc_bits or lower data/weight bits)")
@@ -175,7 +202,7 @@ class XvConfig:
     def shift_offsets(self) -> tuple[tuple[int, int], ...]:
         """Delta_L = {L*(a, b) : a, b in {-1, 0, 1}} in raster order (S3)."""
         s = self.shift
-        return tuple((s * a, s * b) for a in (-1, 0, 1) for b in (-1, 0, 1))
+        return tuple((s * a, s * b) for a, b in SHIFT_GRID)
 
     @property
     def union_offsets(self) -> tuple[tuple[int, int], ...]:
@@ -193,26 +220,30 @@ class XvConfig:
         return max(1, self.c_in // self.group_channels)
 
     @property
+    def has_attention(self) -> bool:
+        """False for the plain convolution baseline: no attention branch, no z tap."""
+        return self.attention != "conv"
+
+    @property
     def taps(self) -> int:
         """Input vectors the MAC array consumes per pixel: K^2 window taps plus the aggregate z
-        (S9's factored evaluation)."""
-        return self.k * self.k + 1
+        (S9's factored evaluation; the plain convolution has no z)."""
+        return self.k * self.k + int(self.has_attention)
 
     # ------------------------------------------------------------------ widths
-    def accumulator_bits(self) -> dict[str, int]:
-        """Worst-case signed width of every accumulator of the PSSA fixed-point path (S9)."""
+    @property
+    def accumulators(self) -> AccumulatorWidths:
+        """Worst-case signed width of every accumulator of the fixed-point path (S9)."""
         f = self.fmt
         dw, dd = f.product_max_abs(), f.data_product_max_abs()
-        return {
-            "projection (q, k)": signed_bits_for(self.c_in * dw),
-            "logit <q, k>": signed_bits_for(self.d * dd),
-            # PSSA: nine a(d) x terms; involution: K^2 h(d) x terms (S5)
-            "aggregation sum a x": signed_bits_for(
-                (self.k * self.k if self.attention == "involution" else len(self.shift_offsets))
-                * dd),
-            "convolution": signed_bits_for(self.k * self.k * self.c_in * dw),
-            "attention tap W'_v z": signed_bits_for(self.c_in * dw),
-        }
+        # PSSA: nine a(d) x terms; involution: K^2 h(d) x terms (S5)
+        agg_terms = self.k * self.k if self.attention == "involution" else SHIFT_TAPS
+        return AccumulatorWidths(
+            projection=signed_bits_for(self.c_in * dw),
+            logit=signed_bits_for(self.d * dd),
+            aggregation=signed_bits_for(agg_terms * dd),
+            convolution=signed_bits_for(self.k * self.k * self.c_in * dw),
+            attention_tap=signed_bits_for(self.c_in * dw))
 
     @property
     def requant_bits(self) -> int:
@@ -224,8 +255,8 @@ class XvConfig:
         products, the bias (kept below 2^(B+1)) and the rounding constant sum below 2^(B+2),
         which B + 3 signed bits hold.
         """
-        acc = self.accumulator_bits()
-        widest = max(acc["convolution"], acc["attention tap W'_v z"])
+        acc = self.accumulators
+        widest = max(acc.convolution, acc.attention_tap)
         return max(widest + self.fmt.mult_bits, self.fmt.max_shift) + 3
 
     # ------------------------------------------------------------------ cost
@@ -233,7 +264,7 @@ class XvConfig:
     def macs_per_pixel(self) -> int:
         """Multiply-accumulates per pixel of the factored evaluation S9 (PSSA)."""
         kk, ci, co, d = self.k * self.k, self.c_in, self.c_out, self.d
-        return kk * ci * co + ci * co + 9 * ci + 2 * d * ci + 9 * d
+        return kk * ci * co + ci * co + SHIFT_TAPS * (ci + d) + 2 * d * ci
 
     @property
     def mac_array_ops_per_pixel(self) -> int:

@@ -2,7 +2,9 @@
 
 This is exactly what the hardware computes, stage by stage, in exact int64 arithmetic (numpy);
 docs/fixed-point.md describes the formats and works one pixel through by hand.  The module needs
-no torch: ``golden.quantize`` turns a float model into the ``QuantizedLayer`` used here.
+no torch: ``golden.quantize`` turns a float model into the ``QuantizedLayer`` used here.  Step 5
+(``OutputStage``, ``output_requant``) is shared by every form: the SA and involution models
+(``golden.fixed_forms``) and the plain convolution (``golden.conv``) build on it.
 
 Per pixel p, with x the int input (``data_bits``) and every weight int (``weight_bits``):
 
@@ -54,11 +56,32 @@ def window(xp: np.ndarray, r: int, di: int, dj: int, h: int, w: int) -> np.ndarr
     return xp[r + di:r + di + h, r + dj:r + dj + w]
 
 
-class LayerParameters:
-    """Methods shared by the quantized layers of every attention form; each class names its
-    fields in ARRAYS (numpy arrays), WEIGHTS, MULTIPLIERS and SHIFTS."""
+@dataclass
+class OutputStage:
+    """The output stage every form shares (S9, step 5), and the methods of every quantized layer.
 
-    ARRAYS: tuple[str, ...] = ()
+    Alone it is the plain convolution's layer (``golden.conv``): ``w_conv`` (K*K, C_out, C_in)
+    in ``cfg.conv_offsets`` order, per-channel multipliers ``m_c`` with one shift ``s_out``, and
+    ``bias`` in the output accumulator's units (scaled by 2^s_out).  ``x_scale`` and ``y_scale``
+    are the real values of one LSB at input and output.  Each subclass adds its fields after
+    these and extends ARRAYS (numpy arrays), WEIGHTS, MULTIPLIERS and SHIFTS.
+    """
+
+    w_conv: np.ndarray
+    m_c: np.ndarray
+    bias: np.ndarray
+    s_out: int
+    x_scale: float
+    y_scale: float
+
+    ARRAYS = ("w_conv", "m_c", "bias")
+    WEIGHTS = ("w_conv",)
+    MULTIPLIERS = ("m_c",)
+    SHIFTS = ("s_out",)
+
+    def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
+        return {"w_conv": (cfg.k * cfg.k, cfg.c_out, cfg.c_in), "m_c": (cfg.c_out,),
+                "bias": (cfg.c_out,)}
 
     def check(self, cfg: XvConfig) -> None:
         """Raise ``ValueError`` if a parameter has the wrong shape or does not fit its width."""
@@ -79,49 +102,58 @@ class LayerParameters:
         return cls(**values)
 
 
-def attention_layer_shapes(cfg: XvConfig) -> dict[str, tuple[int, ...]]:
-    """Array shapes of a PSSA or full-SA layer (the same parameters, S2 and S9)."""
-    kk, ci, co, d = cfg.k * cfg.k, cfg.c_in, cfg.c_out, cfg.d
-    return {"w_conv": (kk, co, ci), "w_q": (d, ci), "w_k": (d, ci), "w_v": (co, ci),
-            "m_q": (d,), "m_k": (d,), "m_c": (co,), "m_v": (co,), "bias": (co,)}
+@dataclass
+class AttentionOutputStage(OutputStage):
+    """The output stage of X-volution: the convolution taps plus the z tap W'_v z (S9), with
+    its own per-channel multipliers ``m_v`` (``w_v`` is (C_out, C_in))."""
+
+    w_v: np.ndarray
+    m_v: np.ndarray
+
+    ARRAYS = OutputStage.ARRAYS + ("w_v", "m_v")
+    WEIGHTS = OutputStage.WEIGHTS + ("w_v",)
+    MULTIPLIERS = OutputStage.MULTIPLIERS + ("m_v",)
+
+    def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
+        return {**super().expected_shapes(cfg), "w_v": (cfg.c_out, cfg.c_in),
+                "m_v": (cfg.c_out,)}
 
 
 @dataclass
-class QuantizedLayer(LayerParameters):
-    """Integer parameters of one PSSA X-volution layer, as loaded into the engine.
+class ProjectionLayer(AttentionOutputStage):
+    """The q, k projections PSSA and full SA share (S2): ``w_q`` and ``w_k`` (D, C_in), each
+    requantized by per-row multipliers and one shift."""
 
-    Weight arrays: ``w_conv`` (K*K, C_out, C_in) in ``cfg.conv_offsets`` order, ``w_q`` and
-    ``w_k`` (D, C_in), ``w_v`` (C_out, C_in).  Requantizers: per-channel multipliers ``m_*`` with
-    one shift ``s_*`` per stage; ``bias`` is in the output accumulator's units (scaled by
-    2^s_out).  ``x_scale`` and ``y_scale`` are the real values of one LSB at input and output.
-    """
-
-    w_conv: np.ndarray
     w_q: np.ndarray
     w_k: np.ndarray
-    w_v: np.ndarray
     m_q: np.ndarray
     s_q: int
     m_k: np.ndarray
     s_k: int
+
+    ARRAYS = AttentionOutputStage.ARRAYS + ("w_q", "w_k", "m_q", "m_k")
+    WEIGHTS = AttentionOutputStage.WEIGHTS + ("w_q", "w_k")
+    MULTIPLIERS = AttentionOutputStage.MULTIPLIERS + ("m_q", "m_k")
+    SHIFTS = AttentionOutputStage.SHIFTS + ("s_q", "s_k")
+
+    def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
+        return {**super().expected_shapes(cfg), "w_q": (cfg.d, cfg.c_in),
+                "w_k": (cfg.d, cfg.c_in), "m_q": (cfg.d,), "m_k": (cfg.d,)}
+
+
+@dataclass
+class QuantizedLayer(ProjectionLayer):
+    """Integer parameters of one PSSA X-volution layer, as loaded into the engine: the output
+    stage and projections of the base classes, and the logit (m_a, s_a) and aggregation
+    (m_z, s_z) requantizers (steps 2 and 3 of the module docstring)."""
+
     m_a: int
     s_a: int
     m_z: int
     s_z: int
-    m_c: np.ndarray
-    m_v: np.ndarray
-    bias: np.ndarray
-    s_out: int
-    x_scale: float
-    y_scale: float
 
-    ARRAYS = ("w_conv", "w_q", "w_k", "w_v", "m_q", "m_k", "m_c", "m_v", "bias")
-    WEIGHTS = ("w_conv", "w_q", "w_k", "w_v")
-    MULTIPLIERS = ("m_q", "m_k", "m_a", "m_z", "m_c", "m_v")
-    SHIFTS = ("s_q", "s_k", "s_a", "s_z", "s_out")
-
-    def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
-        return attention_layer_shapes(cfg)
+    MULTIPLIERS = ProjectionLayer.MULTIPLIERS + ("m_a", "m_z")
+    SHIFTS = ProjectionLayer.SHIFTS + ("s_a", "s_z")
 
 
 def check_layer(layer, cfg: XvConfig) -> None:
@@ -188,11 +220,26 @@ def conv_accumulator(cfg: XvConfig, w_conv: np.ndarray, x: np.ndarray) -> np.nda
                for t, (di, dj) in enumerate(cfg.conv_offsets))
 
 
+def output_requant(cfg: XvConfig, layer: OutputStage, acc_c: np.ndarray,
+                   acc_a: np.ndarray | None = None) -> np.ndarray:
+    """Step 5, the output requantizer of every form:
+    y = SAT((acc_c * m_c + acc_a * m_v + bias + 2^(s_out-1)) >> s_out), where acc_a = W'_v z is
+    the z tap's accumulator (None for the plain convolution, which has no z tap).  The range
+    checks guard the widths ``XvConfig`` derived; they fail only on a configuration bug."""
+    _check_range("convolution", acc_c, cfg.fmt.acc_bits)
+    total = acc_c * np.asarray(layer.m_c, INT) + np.asarray(layer.bias, INT)
+    if acc_a is not None:
+        _check_range("attention tap", acc_a, cfg.fmt.acc_bits)
+        total = total + acc_a * np.asarray(layer.m_v, INT)
+    _check_range("requantizer", total + (1 << (layer.s_out - 1)), cfg.requant_bits)
+    return saturate(round_shift(total, layer.s_out), cfg.fmt.data_bits)
+
+
 def forward_fixed(cfg: XvConfig, layer: QuantizedLayer, x: np.ndarray) -> FixedTrace:
     """Run one frame, x of shape (H, W, C_in) in int ``data_bits``, through the integer S9."""
     if cfg.attention != "pssa":
-        raise ValueError(f"attention: forward_fixed is the PSSA model (golden.fixed_forms has "
-                         f"SA and involution), got {cfg.attention!r}")
+        raise ValueError(f"attention: forward_fixed is the PSSA model (golden.forms has every "
+                         f"form), got {cfg.attention!r}")
     f = cfg.fmt
     x = check_frame(cfg, x)
     h, w, r = cfg.h, cfg.w, cfg.radius
@@ -217,12 +264,7 @@ def forward_fixed(cfg: XvConfig, layer: QuantizedLayer, x: np.ndarray) -> FixedT
 
     acc_c = conv_accumulator(cfg, layer.w_conv, x)  # 4. MAC array
     acc_a = z @ layer.w_v.T
-    _check_range("convolution", acc_c, acc)
-    _check_range("attention tap", acc_a, acc)
-
-    total = acc_c * layer.m_c + acc_a * layer.m_v + layer.bias  # 5. output requantization
-    _check_range("requantizer", total + (1 << (layer.s_out - 1)), cfg.requant_bits)
-    y = saturate(round_shift(total, layer.s_out), f.data_bits)
+    y = output_requant(cfg, layer, acc_c, acc_a)  # 5. output requantization
     return FixedTrace(q=q, k=k, logit_acc=logit_acc, a=a, z_acc=z_acc, z=z, acc_c=acc_c,
                       acc_a=acc_a, y=y)
 

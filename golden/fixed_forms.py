@@ -32,8 +32,8 @@ import numpy as np
 
 from .config import EXP_FRAC_BITS, EXP_STEPS, RECIP_SHIFT, XvConfig
 from .config import sa_logit_bits as logit_bits
-from .fixed import (INT, LayerParameters, attention_layer_shapes, check_frame,
-                    conv_accumulator, padded, requantize, round_shift, saturate, window)
+from .fixed import (INT, AttentionOutputStage, ProjectionLayer, check_frame, conv_accumulator,
+                    output_requant, padded, requantize, round_shift, saturate, window)
 
 EXP_TABLE = tuple(round((1 << EXP_FRAC_BITS) * 2.0 ** (-i / EXP_STEPS)) for i in range(EXP_STEPS))
 DELTA_MAX = EXP_STEPS * (EXP_FRAC_BITS + 1) - 1   # beyond it e = 0 anyway
@@ -46,44 +46,24 @@ def exp2_table(delta: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class QuantizedSALayer(LayerParameters):
+class QuantizedSALayer(ProjectionLayer):
     """Integer parameters of a full-SA layer; as ``golden.fixed.QuantizedLayer`` but the logit
     requantizer (m_t, s_t) replaces PSSA's (m_a, s_a) and z needs no requantizer (step 4)."""
 
-    w_conv: np.ndarray
-    w_q: np.ndarray
-    w_k: np.ndarray
-    w_v: np.ndarray
-    m_q: np.ndarray
-    s_q: int
-    m_k: np.ndarray
-    s_k: int
     m_t: int
     s_t: int
-    m_c: np.ndarray
-    m_v: np.ndarray
-    bias: np.ndarray
-    s_out: int
-    x_scale: float
-    y_scale: float
 
-    ARRAYS = ("w_conv", "w_q", "w_k", "w_v", "m_q", "m_k", "m_c", "m_v", "bias")
-    WEIGHTS = ("w_conv", "w_q", "w_k", "w_v")
-    MULTIPLIERS = ("m_q", "m_k", "m_t", "m_c", "m_v")
-    SHIFTS = ("s_q", "s_k", "s_t", "s_out")
-
-    def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
-        return attention_layer_shapes(cfg)
+    MULTIPLIERS = ProjectionLayer.MULTIPLIERS + ("m_t",)
+    SHIFTS = ProjectionLayer.SHIFTS + ("s_t",)
 
 
 @dataclass
-class QuantizedInvolutionLayer(LayerParameters):
-    """Integer parameters of an involution layer: ``w_conv`` (K*K, C, C), ``w_1`` (R, C) with
-    ``b_1`` (R,) in the accumulator's units, ``w_2`` (G*K*K, R), per-row multipliers ``m_1``,
-    ``m_2``, the z requantizer (m_z, s_z), ``w_v`` = diag(+-weight_max) and the output's ``m_c``,
-    ``m_v``, ``bias``."""
+class QuantizedInvolutionLayer(AttentionOutputStage):
+    """Integer parameters of an involution layer: the output stage (``w_conv`` (K*K, C, C),
+    ``w_v`` = diag(+-weight_max), ``m_c``, ``m_v``, ``bias``), and ``w_1`` (R, C) with ``b_1``
+    (R,) in the accumulator's units, ``w_2`` (G*K*K, R), per-row multipliers ``m_1``, ``m_2``
+    and the z requantizer (m_z, s_z)."""
 
-    w_conv: np.ndarray
     w_1: np.ndarray
     b_1: np.ndarray
     m_1: np.ndarray
@@ -93,34 +73,22 @@ class QuantizedInvolutionLayer(LayerParameters):
     s_2: int
     m_z: int
     s_z: int
-    w_v: np.ndarray
-    m_c: np.ndarray
-    m_v: np.ndarray
-    bias: np.ndarray
-    s_out: int
-    x_scale: float
-    y_scale: float
 
-    ARRAYS = ("w_conv", "w_1", "b_1", "m_1", "w_2", "m_2", "w_v", "m_c", "m_v", "bias")
-    WEIGHTS = ("w_conv", "w_1", "w_2", "w_v")
-    MULTIPLIERS = ("m_1", "m_2", "m_z", "m_c", "m_v")
-    SHIFTS = ("s_1", "s_2", "s_z", "s_out")
+    ARRAYS = AttentionOutputStage.ARRAYS + ("w_1", "b_1", "m_1", "w_2", "m_2")
+    WEIGHTS = AttentionOutputStage.WEIGHTS + ("w_1", "w_2")
+    MULTIPLIERS = AttentionOutputStage.MULTIPLIERS + ("m_1", "m_2", "m_z")
+    SHIFTS = AttentionOutputStage.SHIFTS + ("s_1", "s_2", "s_z")
 
     def expected_shapes(self, cfg: XvConfig) -> dict[str, tuple[int, ...]]:
-        kk, c, r, gk = cfg.k * cfg.k, cfg.c_in, cfg.c_in // cfg.reduction, cfg.groups * cfg.k ** 2
-        return {"w_conv": (kk, c, c), "w_1": (r, c), "b_1": (r,), "m_1": (r,), "w_2": (gk, r),
-                "m_2": (gk,), "w_v": (c, c), "m_c": (c,), "m_v": (c,), "bias": (c,)}
+        c, r, gk = cfg.c_in, cfg.c_in // cfg.reduction, cfg.groups * cfg.k ** 2
+        return {**super().expected_shapes(cfg), "w_1": (r, c), "b_1": (r,), "m_1": (r,),
+                "w_2": (gk, r), "m_2": (gk,)}
 
     def check(self, cfg: XvConfig) -> None:
         super().check(cfg)
-        limit = 1 << (cfg.accumulator_bits()["projection (q, k)"] - 1)
+        limit = 1 << (cfg.accumulators.projection - 1)
         if np.abs(self.b_1).max() >= limit:
             raise ValueError(f"b_1: exceeds the projection accumulator's range (+-{limit})")
-
-
-def output_requant(cfg, acc_c, acc_a, m_c, m_v, bias, s_out) -> np.ndarray:
-    total = acc_c * np.asarray(m_c, INT) + acc_a * np.asarray(m_v, INT) + np.asarray(bias, INT)
-    return saturate(round_shift(total, s_out), cfg.fmt.data_bits)
 
 
 @dataclass
@@ -148,8 +116,7 @@ def forward_fixed_sa(cfg: XvConfig, layer: QuantizedSALayer, x: np.ndarray) -> S
     z_acc = e @ x.reshape(cfg.n_pixels, cfg.c_in)
     z = saturate(round_shift(z_acc * recip[:, None], RECIP_SHIFT), db)
     acc_a = (z @ layer.w_v.T).reshape(cfg.h, cfg.w, cfg.c_out)
-    y = output_requant(cfg, conv_accumulator(cfg, layer.w_conv, x), acc_a, layer.m_c,
-                       layer.m_v, layer.bias, layer.s_out)
+    y = output_requant(cfg, layer, conv_accumulator(cfg, layer.w_conv, x), acc_a)
     return SATrace(q=q, k=k, t=t, e=e, recip=recip, z=z.reshape(cfg.h, cfg.w, cfg.c_in), y=y)
 
 
@@ -179,6 +146,5 @@ def forward_fixed_involution(cfg: XvConfig, layer: QuantizedInvolutionLayer,
     t = sum(hc[..., i] * window(xp, r, di, dj, cfg.h, cfg.w)
             for i, (di, dj) in enumerate(cfg.conv_offsets))
     z = requantize(t, layer.m_z, layer.s_z, db)
-    y = output_requant(cfg, conv_accumulator(cfg, layer.w_conv, x), z @ layer.w_v.T,
-                       layer.m_c, layer.m_v, layer.bias, layer.s_out)
+    y = output_requant(cfg, layer, conv_accumulator(cfg, layer.w_conv, x), z @ layer.w_v.T)
     return InvolutionTrace(u=u, h=h, t=t, z=z, y=y)

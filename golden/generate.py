@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import XvConfig
-from .fixed import QuantizedLayer, forward_fixed, sqnr_db
+from .fixed import OutputStage, QuantizedLayer, forward_fixed, sqnr_db
+from .forms import golden_form
 from .model import DynamicXVolution, XVolution, random_model, reparameterize
 from .quantize import dequantize_input, quantize_input, quantize_layer
 from .vectors import VectorSet
@@ -87,20 +88,14 @@ class FixedPointError:
     frames: int
 
 
-def quantize_form(dyn: DynamicXVolution, calib: torch.Tensor):
-    """The fixed-point layer of any attention form (PSSA, SA, involution)."""
-    from .quantize import quantize_involution_layer, quantize_sa_layer
-
-    return {"pssa": quantize_layer, "sa": quantize_sa_layer,
-            "involution": quantize_involution_layer}[dyn.cfg.attention](dyn, calib)
+def quantize_form(dyn: DynamicXVolution, calib: torch.Tensor) -> OutputStage:
+    """The fixed-point layer of any form (golden.forms)."""
+    return golden_form(dyn.cfg).quantize(dyn, calib)
 
 
-def forward_form(cfg: XvConfig, layer, x: np.ndarray) -> np.ndarray:
+def forward_form(cfg: XvConfig, layer: OutputStage, x: np.ndarray) -> np.ndarray:
     """Integer output (H, W, C_out) of one frame through the fixed-point model of cfg's form."""
-    from .fixed_forms import forward_fixed_involution, forward_fixed_sa
-
-    return {"pssa": forward_fixed, "sa": forward_fixed_sa,
-            "involution": forward_fixed_involution}[cfg.attention](cfg, layer, x).y
+    return golden_form(cfg).forward(cfg, layer, x).y
 
 
 def quantized_run(cfg: XvConfig, dyn: DynamicXVolution, x: torch.Tensor, layer=None):

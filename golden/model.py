@@ -3,6 +3,8 @@
 Tensors are NCHW.  ``XVolution`` is the trainable two-branch module; ``reparameterize`` folds its
 BatchNorms (S7) and returns ``DynamicXVolution``, the single dynamic convolution of S8, which can
 also evaluate itself in the factored form S9 and return its per-pixel kernel K_p(d) explicitly.
+With ``attention="conv"`` both are the baseline X-volution replaces: the conv + BN_c branch
+alone, whose re-parameterized kernel is static (W'_d = gamma / sigma W_d for every pixel).
 """
 from __future__ import annotations
 
@@ -47,7 +49,8 @@ def sa_weights(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 class XVolution(nn.Module):
-    """Training form (S1-S6): a conv + BN branch in parallel with an attention branch."""
+    """Training form (S1-S6): a conv + BN branch in parallel with an attention branch (none for
+    the plain convolution, ``attention="conv"``)."""
 
     def __init__(self, cfg: XvConfig):
         super().__init__()
@@ -59,11 +62,12 @@ class XVolution(nn.Module):
             self.w_q = nn.Conv2d(cfg.c_in, cfg.d, 1, bias=False)
             self.w_k = nn.Conv2d(cfg.c_in, cfg.d, 1, bias=False)
             self.w_v = nn.Conv2d(cfg.c_in, cfg.c_out, 1, bias=False)
-        else:  # S5: involution kernel generator h_p = W_2 ReLU(BN_r(W_1 x_p))
+        elif cfg.attention == "involution":  # S5: h_p = W_2 ReLU(BN_r(W_1 x_p))
             self.w_1 = nn.Conv2d(cfg.c_in, cfg.c_in // cfg.reduction, 1, bias=False)
             self.bn_r = nn.BatchNorm2d(cfg.c_in // cfg.reduction)
             self.w_2 = nn.Conv2d(cfg.c_in // cfg.reduction, cfg.groups * k * k, 1, bias=False)
-        self.bn_a = nn.BatchNorm2d(cfg.c_out)
+        if cfg.has_attention:
+            self.bn_a = nn.BatchNorm2d(cfg.c_out)
 
     def attention_term(self, x: torch.Tensor) -> torch.Tensor:
         """The attention branch before BN_a: S3, S4 or S5's inner sum."""
@@ -87,7 +91,10 @@ class XVolution(nn.Module):
         return h.reshape(n, self.cfg.groups, self.cfg.k ** 2, hh, ww)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn_c(self.conv(x)) + self.bn_a(self.attention_term(x))  # S6
+        y = self.bn_c(self.conv(x))  # S1
+        if not self.cfg.has_attention:
+            return y
+        return y + self.bn_a(self.attention_term(x))  # S6
 
 
 def involution_sum(x: torch.Tensor, h: torch.Tensor, cfg: XvConfig) -> torch.Tensor:
@@ -102,15 +109,19 @@ class DynamicXVolution(nn.Module):
 
     ``forward`` evaluates S8 by materializing K_p; ``forward_factored`` evaluates S9.  Only
     W'_d (``w_conv``, shape (C_out, C_in, K, K)), W'_v (``w_v``) and the bias are folded
-    parameters; the attention coefficients a_p are still computed from the input.
+    parameters; the attention coefficients a_p are still computed from the input.  The plain
+    convolution (``attention="conv"``) has W'_d and the bias only: K_p(d) = W'_d, static.
     """
 
     def __init__(self, source: XVolution):
         super().__init__()
         cfg = self.cfg = source.cfg
         scale_c, bias_c = fold_bn(source.bn_c)
-        scale_a, bias_a = fold_bn(source.bn_a)
         self.w_conv = nn.Parameter(source.conv.weight * scale_c[:, None, None, None])
+        if not cfg.has_attention:
+            self.bias = nn.Parameter(bias_c.clone())
+            return
+        scale_a, bias_a = fold_bn(source.bn_a)
         self.bias = nn.Parameter(bias_c + bias_a)
         if cfg.attention in ("pssa", "sa"):
             self.w_q = nn.Parameter(source.w_q.weight[:, :, 0, 0].clone())
@@ -130,7 +141,10 @@ class DynamicXVolution(nn.Module):
                 torch.einsum("dc,nchw->ndhw", self.w_k, x))
 
     def coefficients(self, x: torch.Tensor) -> torch.Tensor:
-        """a_p(d) for PSSA (N, 9, H, W), a_p(j) for SA (N, H*W, H*W), h_p for involution."""
+        """a_p(d) for PSSA (N, SHIFT_TAPS, H, W), a_p(j) for SA (N, H*W, H*W), h_p for
+        involution; the plain convolution has none."""
+        if not self.cfg.has_attention:
+            raise ValueError("attention: the plain convolution has no attention coefficients")
         if self.cfg.attention == "involution":
             return self.involution_kernel(x)
         q, k = self.projections(x)
@@ -150,12 +164,13 @@ class DynamicXVolution(nn.Module):
     def kernels(self, x: torch.Tensor) -> tuple[torch.Tensor, list]:
         """Per-pixel kernel K_p(d) of S8 and its support.
 
-        PSSA / involution: shape (N, H, W, |U|, C_out, C_in) over the offsets returned.
+        PSSA / involution / conv: shape (N, H, W, |U|, C_out, C_in) over the offsets returned
+        (conv: Delta_K, and K_p(d) = W'_d at every pixel).
         SA: shape (N, H*W, H*W, C_out, C_in) over all pixels j (global support); the support
         returned is the list of pixels (i, j) in raster order.
         """
         cfg = self.cfg
-        coef = self.coefficients(x)
+        coef = self.coefficients(x) if cfg.has_attention else None
         n, _, hh, ww = x.shape
         if cfg.attention == "sa":
             pixels = [(i, j) for i in range(hh) for j in range(ww)]
@@ -197,6 +212,8 @@ class DynamicXVolution(nn.Module):
         """(S9) y = sum_{Delta_K} W'_d x_{p+d} + W'_v (sum_{Delta_L} a_p(d) x_{p+d}) + b."""
         cfg = self.cfg
         y = F.conv2d(x, self.w_conv, self.bias, padding=cfg.k // 2)
+        if not cfg.has_attention:
+            return y
         coef = self.coefficients(x)
         if cfg.attention == "pssa":
             z = sum(coef[:, i:i + 1] * shift_map(x, di, dj)

@@ -75,44 +75,28 @@ def dequantize_input(xi: np.ndarray, scale: float) -> torch.Tensor:
 
 
 def quantize_layer(dyn: DynamicXVolution, calib: torch.Tensor) -> QuantizedLayer:
-    """Choose every scale from the weights and from float calibration frames (NCHW)."""
+    """Choose every scale of the PSSA path from the weights and from float calibration frames
+    (NCHW)."""
     cfg = dyn.cfg
     if cfg.attention != "pssa":
-        raise ValueError(f"attention: quantize_layer is PSSA's (quantize_sa_layer and "
-                         f"quantize_involution_layer are the others), got {cfg.attention!r}")
+        raise ValueError(f"attention: quantize_layer is PSSA's (golden.forms has every form's "
+                         f"quantizer), got {cfg.attention!r}")
     f = cfg.fmt
-    db, wb = f.data_bits, f.weight_bits
-    calib = calib.double()
-    s_x = float(symmetric_scale(calib, db))
-    # Calibrate the intermediates on the input as the engine sees it (already quantized).
-    x_seen = dequantize_input(quantize_input(calib, s_x, cfg), s_x)
+    db, wb, mb, ms = f.data_bits, f.weight_bits, f.mult_bits, f.max_shift
+    s_x, x_seen = input_scale(dyn, calib)
     act = float_intermediates(dyn, x_seen)
     s = {name: float(symmetric_scale(v, db)) for name, v in act.items()}
-
-    w_conv = dyn.w_conv.detach().double()  # (C_out, C_in, K, K)
-    s_wc = symmetric_scale(w_conv, wb, dim=0)
-    s_wq = symmetric_scale(dyn.w_q.detach().double(), wb, dim=0)
-    s_wk = symmetric_scale(dyn.w_k.detach().double(), wb, dim=0)
-    s_wv = symmetric_scale(dyn.w_v.detach().double(), wb, dim=0)
-    taps = w_conv.permute(2, 3, 0, 1).reshape(cfg.k * cfg.k, cfg.c_out, cfg.c_in)
-
-    mb, ms = f.mult_bits, f.max_shift
+    s_wq, w_q = _weights(dyn.w_q, wb)
+    s_wk, w_k = _weights(dyn.w_k, wb)
+    s_wv, w_v = _weights(dyn.w_v, wb)
     m_q, s_q = multiplier(s_wq.numpy() * s_x / s["q"], mb, ms, "q projection")
     m_k, s_k = multiplier(s_wk.numpy() * s_x / s["k"], mb, ms, "k projection")
     m_a, s_a = multiplier(s["q"] * s["k"] / math.sqrt(cfg.d) / s["a"], mb, ms, "logit")
     m_z, s_z = multiplier(s["a"] * s_x / s["z"], mb, ms, "aggregation")
-    out_factors = np.concatenate([s_wc.numpy() * s_x, s_wv.numpy() * s["z"]]) / s["y"]
-    m_out, s_out = multiplier(out_factors, mb, ms, "output")
-    bias = np.round(dyn.bias.detach().double().numpy() / s["y"] * (1 << s_out)).astype(INT)
-
     layer = QuantizedLayer(
-        w_conv=quantize_tensor(taps, s_wc[None, :, None], wb),
-        w_q=quantize_tensor(dyn.w_q.detach().double(), s_wq[:, None], wb),
-        w_k=quantize_tensor(dyn.w_k.detach().double(), s_wk[:, None], wb),
-        w_v=quantize_tensor(dyn.w_v.detach().double(), s_wv[:, None], wb),
-        m_q=m_q, s_q=s_q, m_k=m_k, s_k=s_k, m_a=int(m_a[0]), s_a=s_a, m_z=int(m_z[0]), s_z=s_z,
-        m_c=m_out[:cfg.c_out], m_v=m_out[cfg.c_out:], bias=bias, s_out=s_out,
-        x_scale=s_x, y_scale=s["y"])
+        **output_stage(dyn, s_x, s["y"], tap_factors=s_wv.numpy() * s["z"]),
+        w_v=w_v, w_q=w_q, w_k=w_k, m_q=m_q, s_q=s_q, m_k=m_k, s_k=s_k, m_a=int(m_a[0]), s_a=s_a,
+        m_z=int(m_z[0]), s_z=s_z)
     layer.check(cfg)
     return layer
 
@@ -125,6 +109,8 @@ def _weights(w: torch.Tensor, bits: int):
 
 
 def _conv_taps(dyn: DynamicXVolution, bits: int):
+    """Per-output-channel scale of W'_d (one over all K*K taps of a channel) and the integer
+    taps (K*K, C_out, C_in) in ``cfg.conv_offsets`` order."""
     cfg = dyn.cfg
     w_conv = dyn.w_conv.detach().double()
     s_wc = symmetric_scale(w_conv, bits, dim=0)
@@ -132,11 +118,31 @@ def _conv_taps(dyn: DynamicXVolution, bits: int):
     return s_wc, quantize_tensor(taps, s_wc[None, :, None], bits)
 
 
-def _input_scale(dyn: DynamicXVolution, calib: torch.Tensor):
-    """s_x, and the calibration input as the engine sees it (already quantized)."""
+def input_scale(dyn: DynamicXVolution, calib: torch.Tensor):
+    """s_x, and the calibration input as the engine sees it (already quantized): every
+    intermediate is calibrated on that input, not on the float one."""
     calib = calib.double()
     s_x = float(symmetric_scale(calib, dyn.cfg.fmt.data_bits))
     return s_x, dequantize_input(quantize_input(calib, s_x, dyn.cfg), s_x)
+
+
+def output_stage(dyn: DynamicXVolution, s_x: float, s_y: float, tap_factors=None) -> dict:
+    """The integer fields of the output stage every form shares (``golden.fixed.OutputStage``,
+    S9 step 5): W'_d, per-channel multipliers m_c (and m_v for the z tap, whose real LSB per
+    output channel is ``tap_factors``; None for the plain convolution, which has no z tap),
+    one shift s_out for all of them, and the bias in the requantizer's units."""
+    cfg, f = dyn.cfg, dyn.cfg.fmt
+    s_wc, w_conv = _conv_taps(dyn, f.weight_bits)
+    factors = s_wc.numpy() * s_x / s_y
+    if tap_factors is not None:
+        factors = np.concatenate([factors, tap_factors / s_y])
+    m_out, s_out = multiplier(factors, f.mult_bits, f.max_shift, "output")
+    bias = np.round(dyn.bias.detach().double().numpy() / s_y * (1 << s_out)).astype(INT)
+    stage = dict(w_conv=w_conv, m_c=m_out[:cfg.c_out], bias=bias, s_out=s_out, x_scale=s_x,
+                 y_scale=s_y)
+    if tap_factors is not None:
+        stage["m_v"] = m_out[cfg.c_out:]
+    return stage
 
 
 def quantize_sa_layer(dyn: DynamicXVolution, calib: torch.Tensor):
@@ -147,12 +153,11 @@ def quantize_sa_layer(dyn: DynamicXVolution, calib: torch.Tensor):
 
     cfg, f = dyn.cfg, dyn.cfg.fmt
     db, wb, mb, ms = f.data_bits, f.weight_bits, f.mult_bits, f.max_shift
-    s_x, x_seen = _input_scale(dyn, calib)
+    s_x, x_seen = input_scale(dyn, calib)
     with torch.no_grad():
         q, k = dyn.projections(x_seen)
         y = dyn.forward_factored(x_seen)
     s_q, s_k, s_y = (float(symmetric_scale(v, db)) for v in (q, k, y))
-    s_wc, w_conv = _conv_taps(dyn, wb)
     s_wq, w_q = _weights(dyn.w_q, wb)
     s_wk, w_k = _weights(dyn.w_k, wb)
     s_wv, w_v = _weights(dyn.w_v, wb)
@@ -160,13 +165,9 @@ def quantize_sa_layer(dyn: DynamicXVolution, calib: torch.Tensor):
     m_k, sh_k = multiplier(s_wk.numpy() * s_x / s_k, mb, ms, "k projection")
     m_t, sh_t = multiplier(s_q * s_k / math.sqrt(cfg.d) * math.log2(math.e) * EXP_STEPS,
                            mb, ms, "logit")
-    m_out, s_out = multiplier(np.concatenate([s_wc.numpy(), s_wv.numpy()]) * s_x / s_y, mb, ms,
-                              "output")
-    bias = np.round(dyn.bias.detach().double().numpy() / s_y * (1 << s_out)).astype(INT)
-    return QuantizedSALayer(w_conv=w_conv, w_q=w_q, w_k=w_k, w_v=w_v, m_q=m_q, s_q=sh_q,
-                            m_k=m_k, s_k=sh_k, m_t=int(m_t[0]), s_t=sh_t,
-                            m_c=m_out[:cfg.c_out], m_v=m_out[cfg.c_out:], bias=bias,
-                            s_out=s_out, x_scale=s_x, y_scale=s_y)
+    return QuantizedSALayer(**output_stage(dyn, s_x, s_y, tap_factors=s_wv.numpy() * s_x),
+                            w_v=w_v, w_q=w_q, w_k=w_k, m_q=m_q, s_q=sh_q, m_k=m_k, s_k=sh_k,
+                            m_t=int(m_t[0]), s_t=sh_t)
 
 
 def quantize_involution_layer(dyn: DynamicXVolution, calib: torch.Tensor):
@@ -178,7 +179,7 @@ def quantize_involution_layer(dyn: DynamicXVolution, calib: torch.Tensor):
 
     cfg, f = dyn.cfg, dyn.cfg.fmt
     db, wb, mb, ms = f.data_bits, f.weight_bits, f.mult_bits, f.max_shift
-    s_x, x_seen = _input_scale(dyn, calib)
+    s_x, x_seen = input_scale(dyn, calib)
     with torch.no_grad():
         hidden = torch.relu(torch.einsum("rc,nchw->nrhw", dyn.w_1, x_seen)
                             + dyn.b_1[None, :, None, None])
@@ -186,12 +187,11 @@ def quantize_involution_layer(dyn: DynamicXVolution, calib: torch.Tensor):
         z = involution_sum(x_seen, h, cfg)
         y = dyn.forward_factored(x_seen)
     s_u, s_h, sc_z, s_y = (float(symmetric_scale(v, db)) for v in (hidden, h, z, y))
-    s_wc, w_conv = _conv_taps(dyn, wb)
     s_w1, w_1 = _weights(dyn.w_1, wb)
     s_w2, w_2 = _weights(dyn.w_2, wb)
     # b_1 in the accumulator's units, kept inside its range (a BN shift that large would
     # saturate u anyway)
-    b_limit = (1 << (cfg.accumulator_bits()["projection (q, k)"] - 1)) - 1
+    b_limit = (1 << (cfg.accumulators.projection - 1)) - 1
     b_1 = np.clip(np.round(dyn.b_1.detach().double().numpy() / (s_w1.numpy() * s_x)),
                   -b_limit, b_limit).astype(INT)
     m_1, s_1 = multiplier(s_w1.numpy() * s_x / s_u, mb, ms, "involution hidden layer")
@@ -201,13 +201,9 @@ def quantize_involution_layer(dyn: DynamicXVolution, calib: torch.Tensor):
     # W_v = diag(sign g) * weight_max: the z tap then has a weight-sized scale like the
     # convolution taps, so one output shift serves both (with +-1, m_c would lose its bits)
     wmax = f.weight_max
-    m_out, s_out = multiplier(np.concatenate([s_wc.numpy() * s_x, np.abs(g) * sc_z / wmax])
-                              / s_y, mb, ms, "output")
-    bias = np.round(dyn.bias.detach().double().numpy() / s_y * (1 << s_out)).astype(INT)
     layer = QuantizedInvolutionLayer(
-        w_conv=w_conv, w_1=w_1, b_1=b_1, m_1=m_1, s_1=s_1, w_2=w_2, m_2=m_2, s_2=s_2,
-        m_z=int(m_z[0]), s_z=s_z, w_v=np.diag(np.where(g < 0, -wmax, wmax)).astype(INT),
-        m_c=m_out[:cfg.c_out], m_v=m_out[cfg.c_out:], bias=bias, s_out=s_out, x_scale=s_x,
-        y_scale=s_y)
+        **output_stage(dyn, s_x, s_y, tap_factors=np.abs(g) * sc_z / wmax),
+        w_v=np.diag(np.where(g < 0, -wmax, wmax)).astype(INT), w_1=w_1, b_1=b_1, m_1=m_1,
+        s_1=s_1, w_2=w_2, m_2=m_2, s_2=s_2, m_z=int(m_z[0]), s_z=s_z)
     layer.check(cfg)
     return layer

@@ -5,7 +5,8 @@ A vector set is a folder holding
 - ``manifest.json``: format name and version, the full ``XvConfig``, the number of frames, the
   requantization shifts and scales, and for every data file its shape, width and SHA-256;
 - ``vectors.npz``: every array (inputs ``x`` (F, H, W, C_in), expected outputs ``y``
-  (F, H, W, C_out), and the integer layer parameters of ``golden.fixed.QuantizedLayer``);
+  (F, H, W, C_out), and the integer layer parameters of the form's layer class, from
+  ``golden.forms``: ``golden.fixed.QuantizedLayer`` for PSSA);
 - one ``NAME.hex`` per array for ``$readmemh``: one word per line, two's complement, in C order
   (frame, row, column, channel for x and y), ``ceil(bits / 4)`` hex digits.
 
@@ -22,22 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from .config import XvConfig
-from .fixed import QuantizedLayer, INT
+from .fixed import INT, OutputStage
+from .forms import golden_form
 
 FORMAT = "xvolution-vectors"
 VERSION = 1
 
 
 def layer_class(cfg: XvConfig):
-    """The quantized-layer class of the configuration's attention form."""
-    from .fixed_forms import QuantizedInvolutionLayer, QuantizedSALayer
-
-    classes = {"pssa": QuantizedLayer, "sa": QuantizedSALayer,
-               "involution": QuantizedInvolutionLayer}
-    if cfg.attention not in classes:
-        raise ValueError(f"attention: vector sets exist for {sorted(classes)}, got "
-                         f"{cfg.attention!r}")
-    return classes[cfg.attention]
+    """The quantized-layer class of the configuration's form (golden.forms)."""
+    return golden_form(cfg).layer_class
 
 
 def scalar_names(cls) -> tuple[str, ...]:
@@ -52,7 +47,7 @@ class VectorFileError(ValueError):
 @dataclass
 class VectorSet:
     cfg: XvConfig
-    layer: QuantizedLayer
+    layer: OutputStage
     x: np.ndarray  # (frames, H, W, C_in) int
     y: np.ndarray  # (frames, H, W, C_out) int
     seed: int = 0

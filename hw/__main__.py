@@ -9,8 +9,12 @@ from golden.options import add_config_arguments, config_from_args
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .attention import FORMS
+
+    forms = ", ".join(FORMS)
     parser = argparse.ArgumentParser(prog="python -m hw",
-                                     description="The X-volution PSSA streaming engine (Amaranth).")
+                                     description="The X-volution streaming engine (Amaranth), built for the "
+                                                 f"attention form --attention names ({forms}).")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("verilog", help="write synthesizable Verilog for a configuration")
     add_config_arguments(p)
@@ -26,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     geo = Geometry(cfg)
-    print(f"{cfg.describe()}\nwrote {path}")
+    print(f"{cfg.describe()}\nwrote {path} ({cfg.attention} engine)")
     print(f"ports: s_axis_tdata[{geo.in_bits}] m_axis_tdata[{geo.out_bits}] "
           f"s_param_tdata[{geo.param_bits}] ({geo.param_words} parameter words)")
     return 0

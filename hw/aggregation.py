@@ -1,17 +1,22 @@
-"""Aggregation unit (S9): z_p = RQ(sum_{d in Delta_L} a_p(d) x_{p+d}, m_z, s_z).
+"""Aggregation (S9): z_p = RQ(sum_t a_p(t) x_{p+d_t}, m_z, s_z) over a window of offsets.
 
-Involution (S5) runs the same unit over Delta_K with its kernel: z_p[c] = RQ(sum_{d in Delta_K}
-h_p[g(c), d] x_{p+d}[c], m_z, s_z); a chunk of SIMD channels lies in one group g, whose K^2
-values sit at rows g*K^2 .. g*K^2 + K^2 - 1 of the pixel's bank slot.
+The attention forms whose z is a weighted sum over a small window use this unit: one weight a_p(t)
+a tap from the pixel's slot of the bank, the same for all SIMD channels of a chunk; a form whose
+channels fall into groups (``grouped``) reads, for each chunk, the rows of its group
+(z_p[c] = RQ(sum_t h_p[g(c), t] x_{p+d_t}[c], m_z, s_z); a chunk of SIMD channels lies in one
+group g, whose taps sit at rows g*T .. g*T + T - 1 of the slot).
 
-For each chunk ci of SIMD channels, nine cycles, one offset d each: the x ring answers
-x_{p+d} (zero outside the frame), the logit bank answers a_p(d), SIMD multipliers accumulate;
-after the ninth the SIMD sums are requantized and written into the z buffer (``SLOTS`` pixels),
-where the MAC array reads them as its last tap.  No bubbles between chunks or pixels.  Pixel p
-starts once its logits are in the bank and its z slot is free (the MAC array has finished
-reading pixel p - SLOTS).
+For each chunk ci of SIMD channels, T cycles, one offset d_t each: the x ring answers x_{p+d_t}
+(zero outside the frame), the bank answers a_p(t), SIMD multipliers accumulate; after the last
+tap the SIMD sums are requantized and written into the z buffer (``SLOTS`` pixels), where the
+MAC array reads them as its last tap.  No bubbles between chunks or pixels.  Pixel p starts once
+its weights are in the bank and its z slot is free (the MAC array has finished reading pixel
+p - SLOTS).
 
-    issue (x_addr, a_addr) -> register -> products -> accumulate -> requantizer -> z write
+    issue (x.addr, a.addr) -> register -> products -> accumulate -> requantizer -> z write
+
+``aggregation_members`` and ``requantize_into_z`` are the ports and the tail every aggregation
+unit shares (this one and the frame-wide one of a form that attends to the whole frame).
 """
 from __future__ import annotations
 
@@ -20,42 +25,72 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import SLOTS, Geometry, ceil_log2
+from .ports import read_port, write_port
 from .requant import Requantizer
 from .util import PixelCursor, delay, lanes, register, wrap_inc
 
+#: cycles from the last issue of a pixel to its count: issue, memory register, products,
+#: accumulate, requantizer, count
+AGG_DONE = 5 + Requantizer.LATENCY
 
-class Aggregation(wiring.Component):
-    def __init__(self, geo: Geometry):
-        self.geo = geo
+
+def aggregation_members(geo: Geometry, bank_addr_bits: int, bank_bits: int) -> dict:
+    """Ports of an aggregation unit: counts in and out, the x ring and bank reads, the z write."""
+    return {
+        "logit_count": In(geo.count_bits),  # pixels whose weights are in the bank
+        "mac_count": In(geo.count_bits),    # pixels the MAC array has finished reading
+        "x": read_port(ceil_log2(geo.x_words), geo.in_bits),
+        "a": read_port(bank_addr_bits, bank_bits),
+        "z": write_port(ceil_log2(geo.z_words), geo.in_bits),
+        "issued": Out(geo.count_bits),      # pixels whose reads are all issued
+        "count": Out(geo.count_bits),       # pixels whose z is in the buffer
+    }
+
+
+def requantize_into_z(m, unit, tags: dict, sums, width: int, mult, shift, mult_bits: int,
+                      shift_bits: int) -> None:
+    """The shared tail: SIMD requantizers of the chunk's ``sums`` (``width`` bits, exact) by
+    ``mult`` and ``shift``; ``tags`` ("valid", "ci" and "slot", registered with the sums'
+    last update) are delayed alongside; the result is written at {slot, ci} of the z buffer
+    and the pixel counted after its last chunk."""
+    geo = unit.geo
+    z_out = []
+    for s, acc in enumerate(sums):
+        rq = Requantizer(acc_bits=width, mult_bits=mult_bits, shift_bits=shift_bits,
+                         out_bits=geo.cfg.fmt.data_bits)
+        m.submodules[f"rq{s}"] = rq
+        m.d.comb += [rq.acc0.eq(acc[:width].as_signed()), rq.mult0.eq(mult),
+                     rq.shift.eq(shift)]
+        z_out.append(rq.result)
+    valid, out = delay(m, tags["valid"], {"ci": tags["ci"], "slot": tags["slot"]},
+                       Requantizer.LATENCY, "rq")
+    m.d.comb += [unit.z.en.eq(valid), unit.z.data.eq(Cat(*z_out)),
+                 unit.z.addr.eq(Cat(out["ci"][:geo.chunk_bits], out["slot"]))]
+    with m.If(valid & (out["ci"] == geo.ci_chunks - 1)):
+        m.d.sync += unit.count.eq(unit.count + 1)
+
+
+class WindowAggregation(wiring.Component):
+    def __init__(self, geo: Geometry, offsets, bank_row_bits: int, grouped: bool = False):
+        self.geo, self.offsets, self.grouped = geo, tuple(offsets), grouped
+        self.bank_row_bits = bank_row_bits
         f = geo.cfg.fmt
         super().__init__({
-            "logit_count": In(geo.count_bits),  # pixels whose logits are in the bank
-            "mac_count": In(geo.count_bits),    # pixels the MAC array has finished reading
-            "x_addr": Out(max(1, ceil_log2(geo.x_words))),
-            "x_data": In(geo.in_bits),
-            "a_addr": Out(ceil_log2(geo.bank_words)),
-            "a_data": In(f.data_bits),
+            **aggregation_members(geo, bank_row_bits + ceil_log2(SLOTS), f.data_bits),
             "m_z": In(f.mult_bits), "s_z": In(f.shift_bits),
-            "z_addr": Out(max(1, ceil_log2(geo.z_words))),
-            "z_data": Out(geo.in_bits),
-            "z_en": Out(1),
-            "issued": Out(geo.count_bits),      # pixels whose reads are all issued
-            "count": Out(geo.count_bits),       # pixels whose z is in the buffer
         })
 
     def elaborate(self, platform):
         m = Module()
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
-        involution = cfg.attention == "involution"
-        offsets = cfg.conv_offsets if involution else cfg.shift_offsets
-        db, simd, last_t = f.data_bits, cfg.simd, len(offsets) - 1
+        db, simd, last_t = f.data_bits, cfg.simd, len(self.offsets) - 1
         cur = PixelCursor(geo, "agg")
-        t = Signal(range(len(offsets)))
+        t = Signal(range(len(self.offsets)))
         ci = Signal(range(geo.ci_chunks))
-        slot, inside = cur.neighbour(offsets, t)
+        slot, inside = cur.neighbour(self.offsets, t)
         bank = cur.pixel[:ceil_log2(SLOTS)]
         chunk_end = Signal()
-        row = self._group_row(m, ci, chunk_end) + t if involution else t
+        row = self._group_row(m, ci, chunk_end) + t if self.grouped else t
         start = (cur.behind(self.logit_count) != 0) & (cur.ahead_of(self.mac_count) < SLOTS)
         issue = Mux((t == 0) & (ci == 0), start, 1)
         pixel_done = issue & (t == last_t) & (ci == geo.ci_chunks - 1)
@@ -66,11 +101,11 @@ class Aggregation(wiring.Component):
                 m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
         with m.If(pixel_done):
             cur.step(m)
-        m.d.comb += [self.issued.eq(cur.pixel), self.x_addr.eq(Cat(ci[:geo.chunk_bits], slot)),
-                     self.a_addr.eq(Cat(row[:geo.bank_row_bits], bank))]
+        m.d.comb += [self.issued.eq(cur.pixel), self.x.addr.eq(Cat(ci[:geo.chunk_bits], slot)),
+                     self.a.addr.eq(Cat(row[:self.bank_row_bits], bank))]
 
         s0 = register(m, {"valid": issue, "t": t, "ci": ci, "inside": inside, "bank": bank}, "s0")
-        s1 = register(m, {**s0, "a": self.a_data, "x": self.x_data}, "s1")  # memory outputs
+        s1 = register(m, {**s0, "a": self.a.data, "x": self.x.data}, "s1")  # memory outputs
         prods = [Signal(signed(2 * db), name=f"ax{s}") for s in range(simd)]
         a = s1["a"].as_signed()
         m.d.sync += [p.eq(Mux(s1["inside"], a * xv, 0))
@@ -80,35 +115,22 @@ class Aggregation(wiring.Component):
         with m.If(s2["valid"]):
             m.d.sync += [za.eq(p + Mux(s2["t"] == 0, 0, za)) for za, p in zip(z_acc, prods)]
         s3 = register(m, {"valid": s2["valid"] & (s2["t"] == last_t), "ci": s2["ci"],
-                          "bank": s2["bank"]}, "s3")
-        acc_width = cfg.accumulator_bits()["aggregation sum a x"]  # the sum fits: exact slice
-        z_out = []
-        for s, za in enumerate(z_acc):
-            rq = Requantizer(acc_bits=acc_width, mult_bits=f.mult_bits,
-                             shift_bits=f.shift_bits, out_bits=db)
-            m.submodules[f"rq{s}"] = rq
-            m.d.comb += [rq.acc0.eq(za[:acc_width].as_signed()), rq.mult0.eq(self.m_z),
-                         rq.shift.eq(self.s_z)]
-            z_out.append(rq.result)
-        valid, out = delay(m, s3["valid"], {"ci": s3["ci"], "bank": s3["bank"]},
-                           Requantizer.LATENCY, "rq")
-        m.d.comb += [self.z_en.eq(valid), self.z_data.eq(Cat(*z_out)),
-                     self.z_addr.eq(Cat(out["ci"][:geo.chunk_bits], out["bank"]))]
-        with m.If(valid & (out["ci"] == geo.ci_chunks - 1)):
-            m.d.sync += self.count.eq(self.count + 1)
+                          "slot": s2["bank"]}, "s3")
+        requantize_into_z(m, self, s3, z_acc, cfg.accumulators.aggregation, self.m_z,
+                          self.s_z, f.mult_bits, f.shift_bits)
         return m
 
     def _group_row(self, m, ci, chunk_end):
-        """Involution: g(ci) * K^2, the first bank row of the chunk's group, as a register that
-        steps by K^2 every chunks_per_group chunks (no multiplier in the address path)."""
-        geo = self.geo
-        taps = geo.cfg.k * geo.cfg.k
-        base = Signal(range(geo.kernel_rows), name="group_base")
-        in_group = Signal(range(geo.chunks_per_group), name="chunk_in_group")
+        """g(ci) * T, the first bank row of the chunk's group, as a register that steps by T
+        every chunks_per_group chunks (no multiplier in the address path)."""
+        geo, taps = self.geo, len(self.offsets)
+        per_group = max(1, geo.cfg.group_channels // geo.cfg.simd)
+        base = Signal(range(geo.cfg.groups * taps), name="group_base")
+        in_group = Signal(range(per_group), name="chunk_in_group")
         with m.If(chunk_end):
             with m.If(ci == geo.ci_chunks - 1):
                 m.d.sync += [base.eq(0), in_group.eq(0)]
-            with m.Elif(in_group == geo.chunks_per_group - 1):
+            with m.Elif(in_group == per_group - 1):
                 m.d.sync += [base.eq(base + taps), in_group.eq(0)]
             with m.Else():
                 m.d.sync += in_group.eq(in_group + 1)

@@ -1,52 +1,26 @@
 """Everything the engine derives from an ``XvConfig``: buffer sizes, widths, memory maps.
 
 Read by the RTL generator, the parameter packer, the cycle model and the testbenches, so that a
-size is computed in one place.  Needs no torch and no numpy.
+size is computed in one place.  What depends on the attention form comes from the form's entry in
+the registry (``hw.attention``, ``Geometry.form``); this module names no form.  Needs no torch and
+no numpy.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
 
-from golden.config import EXP_FRAC_BITS, RECIP_SHIFT, XvConfig, sa_logit_bits
-
-EXP_BITS = EXP_FRAC_BITS + 1               # e in 0..2^15, unsigned
-RECIP_BITS = RECIP_SHIFT - EXP_FRAC_BITS + 1  # R = 2^31 // S <= 2^16, unsigned
+from golden.config import XvConfig
 
 
 def ceil_log2(n: int) -> int:
     return max(0, (n - 1).bit_length())
 
 
-#: The attention forms the engine builds.
-ENGINE_FORMS = ("pssa", "sa", "involution")
-#: Largest frame the full-SA engine buffers (its x ring holds about 2N pixels, its logit bank N
-#: logits a query slot).
-SA_MAX_PIXELS = 1 << 14
-
-
-def check_engine(cfg: XvConfig) -> None:
-    """Refuse, naming the field, what the engine cannot build (beyond XvConfig's own rules)."""
-    if cfg.attention not in ENGINE_FORMS:
-        raise ValueError(f"attention: the engine implements {ENGINE_FORMS}, got "
-                         f"{cfg.attention!r}")
-    if cfg.attention == "involution" and cfg.group_channels % cfg.simd:
-        raise ValueError(f"simd: the involution engine needs a chunk of SIMD channels inside "
-                         f"one group: group_channels={cfg.group_channels} is not divisible "
-                         f"by simd={cfg.simd}")
-    if cfg.attention == "sa":
-        if cfg.n_pixels > SA_MAX_PIXELS:
-            raise ValueError(f"h/w: full SA buffers the whole frame; {cfg.h}x{cfg.w} = "
-                             f"{cfg.n_pixels} pixels exceeds the {SA_MAX_PIXELS} it can hold")
-        width = sa_zacc_bits(cfg) + RECIP_BITS + 2
-        if width > 63:
-            raise ValueError(f"fmt.data_bits: the SA normalizer needs {width} bits (> 63) for "
-                             f"int{cfg.fmt.data_bits} data over {cfg.n_pixels} pixels")
-
-
-def sa_zacc_bits(cfg: XvConfig) -> int:
-    """Width of the SA aggregation sum sum_j e_pj x_j: e < 2^16 unsigned, |x| <= 2^(db-1)."""
-    return cfg.fmt.data_bits + EXP_BITS + max(1, ceil_log2(cfg.n_pixels)) + 1
+#: Pixels the attention units may run ahead of the MAC array, and of each other: the z buffer
+#: and the logit bank hold SLOTS pixels each (a power of two).
+SLOTS = 4
+LOOKAHEAD = 2 * SLOTS
 
 
 @dataclass(frozen=True)
@@ -62,15 +36,26 @@ class Region:
     def words(self) -> int:
         return self.depth * self.lanes
 
+    @property
+    def addr_bits(self) -> int:
+        return ceil_log2(self.depth)
+
 
 @dataclass(frozen=True)
 class Geometry:
-    """Derived sizes of the PSSA engine for one configuration."""
+    """Derived sizes of the engine for one configuration."""
 
     cfg: XvConfig
 
     def __post_init__(self) -> None:
-        check_engine(self.cfg)
+        self.form.check(self.cfg)
+
+    @cached_property
+    def form(self):
+        """The attention form's registry entry (``hw.attention.EngineForm``)."""
+        from .attention import engine_form  # the form files import this module
+
+        return engine_form(self.cfg)
 
     # ---------------------------------------------------------------- stream shapes
     @property
@@ -91,6 +76,11 @@ class Geometry:
     def out_bits(self) -> int:
         return self.cfg.pe * self.cfg.fmt.data_bits
 
+    @property
+    def chunk_index_bits(self) -> int:
+        """Width of a chunk's index within its pixel on the chunk stream."""
+        return max(1, ceil_log2(self.ci_chunks))
+
     # ---------------------------------------------------------------- pixel ring
     @property
     def reach(self) -> int:
@@ -100,16 +90,16 @@ class Geometry:
 
     @property
     def hold(self) -> int:
-        """Pixels behind the MAC array's pixel that must stay in the ring: its window's reach
-        (PSSA), or its whole frame (full SA: every query attends to every pixel)."""
-        return self.cfg.n_pixels if self.cfg.attention == "sa" else self.reach
+        """Pixels behind the MAC array's pixel that must stay in the ring (the form says: its
+        window's reach, or a whole frame)."""
+        return self.form.hold(self)
 
     @property
     def depth(self) -> int:
-        """Pixels the ring buffer holds: a power of two >= 2*reach + LOOKAHEAD + 2.
+        """Pixels the ring buffer holds: a power of two >= 2*hold + LOOKAHEAD + 2.
 
-        Behind the MAC array's pixel p the ring keeps p's window (reach pixels back); ahead of
-        it the projection must have reached p + reach, and the attention units, up to
+        Behind the MAC array's pixel p the ring keeps what p still needs (``hold`` pixels back);
+        ahead of it the projection must have reached p + reach, and the attention units, up to
         LOOKAHEAD pixels ahead of the MAC array, their own reach beyond that."""
         return 1 << ceil_log2(2 * self.hold + LOOKAHEAD + 2)
 
@@ -133,57 +123,6 @@ class Geometry:
         return SLOTS << self.chunk_bits
 
     @property
-    def key_bits(self) -> int:
-        """Bits of a key index j within a frame (full SA)."""
-        return max(1, ceil_log2(self.cfg.n_pixels))
-
-    @property
-    def kernel_rows(self) -> int:
-        """Involution: the G x K^2 kernel values generated a pixel (S5)."""
-        return self.cfg.groups * self.cfg.k * self.cfg.k
-
-    @property
-    def bank_row_bits(self) -> int:
-        """Bits of a row within a pixel's slot of the logit bank: PSSA 9 logits (4 bits),
-        involution G x K^2 kernel values."""
-        return ceil_log2(self.kernel_rows) if self.cfg.attention == "involution" else 4
-
-    @property
-    def bank_words(self) -> int:
-        """Words of the logit bank: PSSA / involution, SLOTS pixels of 2^bank_row_bits words;
-        full SA, SA_SLOTS query pixels of 2^key_bits logits."""
-        if self.cfg.attention == "sa":
-            return SA_SLOTS << self.key_bits
-        return SLOTS << self.bank_row_bits
-
-    @property
-    def proj_rows(self) -> int:
-        """Rows the projection unit computes from x_p: [W_q; W_k] (2D), or involution's
-        W'_1 (C / reduction)."""
-        cfg = self.cfg
-        return cfg.c_in // cfg.reduction if cfg.attention == "involution" else 2 * cfg.d
-
-    @property
-    def chunks_per_group(self) -> int:
-        """Involution: input chunks per channel group."""
-        return max(1, self.cfg.group_channels // self.cfg.simd)
-
-    @property
-    def logit_bits(self) -> int:
-        return sa_logit_bits(self.cfg) if self.cfg.attention == "sa" else self.cfg.fmt.data_bits
-
-    @property
-    def scalar_order(self) -> tuple[str, ...]:
-        """The scalar words at the end of the parameter stream."""
-        return {"sa": SA_SCALAR_ORDER, "involution": INVOLUTION_SCALAR_ORDER}.get(
-            self.cfg.attention, SCALAR_ORDER)
-
-    @property
-    def proj_bias_bits(self) -> int:
-        """Involution: b_1 * m_1, the bias the projection's requantizers add."""
-        return self.cfg.accumulator_bits()["projection (q, k)"] + self.cfg.fmt.mult_bits + 1
-
-    @property
     def count_bits(self) -> int:
         """Width of the free-running pixel counters (they wrap; only differences matter)."""
         return 32
@@ -194,18 +133,25 @@ class Geometry:
         depth, so their difference modulo 2^diff_bits is exact (and the compare is short)."""
         return self.addr_bits + 2
 
+    # ---------------------------------------------------------------- projection
+    @property
+    def proj_rows(self) -> int:
+        """Rows the projection unit computes from x_p (the form says which; 0: none)."""
+        return self.form.proj_rows(self.cfg)
+
     @property
     def proj_lanes(self) -> int:
-        """Rows of [W_q; W_k] the projection computes at once: the fewest that keep its
+        """Rows the projection computes at once: the fewest that keep its
         ci_chunks * proj_rows / lanes cycles per pixel within the MAC array's
         taps * ci_chunks * co_groups."""
         rows = self.proj_rows
-        return min(n for n in range(1, rows + 1)
-                   if rows % n == 0 and rows // n <= self.cfg.taps * self.co_groups)
+        return min((n for n in range(1, rows + 1)
+                    if rows % n == 0 and rows // n <= self.cfg.taps * self.co_groups), default=1)
 
     @property
     def proj_groups(self) -> int:
-        return self.proj_rows // self.proj_lanes
+        """Cycles the projection holds each input chunk (one row group a cycle)."""
+        return max(1, self.proj_rows // self.proj_lanes)
 
     @property
     def mac_cycles_per_pixel(self) -> int:
@@ -223,40 +169,35 @@ class Geometry:
         return 8 * ((widest + 7) // 8)
 
     # ---------------------------------------------------------------- parameter map
+    @property
+    def scalar_order(self) -> tuple[str, ...]:
+        """The scalar words at the end of the parameter stream: the form's, then s_out."""
+        return self.form.scalars + ("s_out",)
+
+    def scalar_bits(self, name: str) -> int:
+        """A multiplier (m_*) is ``mult_bits`` wide, a shift ``shift_bits``."""
+        f = self.cfg.fmt
+        return f.mult_bits if name.startswith("m_") else f.shift_bits
+
     @cached_property
     def regions(self) -> tuple[Region, ...]:
         """The parameter stream, in order: each memory's image, word by word, lane by lane.
 
-        - ``w_mac``: for og in C_out/PE, tap t in 0..K^2 (t = K^2 is W'_v), ci in C_in/SIMD:
-          one word of PE x SIMD weights, lane pe*SIMD + s = W[og*PE + pe][ci*SIMD + s].
-        - ``w_qk``: for ci, row group g in 0..2D/PJ-1 (PJ = ``proj_lanes``; q rows then k rows):
-          PJ x SIMD weights, lane l*SIMD + s = W[g*PJ + l][ci*SIMD + s].
-        - ``m_qk``: per row group g, PJ lanes: the projection multipliers (q then k).
-          Involution: ``w_qk`` and ``m_qk`` hold W'_1 and m_1 (``proj_rows`` rows), then
-          ``b_qk`` (b_1 * m_1 per row, like ``m_qk``), ``w_kg`` (W_2: G*K^2 words of
-          C/reduction lanes) and ``m_kg`` (m_2, one a word).
-        - ``m_c``, ``m_v``, ``bias``: per output group og, PE lanes.
-        - ``scalars``: ``scalar_order``: s_q, s_k, m_a, s_a, m_z, s_z, s_out (PSSA) or
-          s_q, s_k, m_t, s_t, s_out (full SA).
+        - ``w_mac``: for og in C_out/PE, tap t in 0..taps-1 (t = K^2 is W'_v when the form has
+          a z tap), ci in C_in/SIMD: one word of PE x SIMD weights,
+          lane pe*SIMD + s = W[og*PE + pe][ci*SIMD + s].
+        - the form's own memories (``EngineForm.regions``, documented there);
+        - ``m_c``, ``m_v`` (forms with a z tap), ``bias``: per output group og, PE lanes.
+        - ``scalars``: ``scalar_order``.
         """
         cfg, f = self.cfg, self.cfg.fmt
-        involution = ()
-        if cfg.attention == "involution":
-            involution = (
-                Region("b_qk", self.proj_groups, self.proj_lanes, self.proj_bias_bits),
-                Region("w_kg", self.kernel_rows, cfg.c_in // cfg.reduction, f.weight_bits),
-                Region("m_kg", self.kernel_rows, 1, f.mult_bits),
-            )
+        per_group = (("m_c", f.mult_bits),) + ((("m_v", f.mult_bits),) if cfg.has_attention
+                                              else ()) + (("bias", cfg.requant_bits),)
         return (
             Region("w_mac", self.co_groups * cfg.taps * self.ci_chunks, cfg.pe * cfg.simd,
                    f.weight_bits),
-            Region("w_qk", self.ci_chunks * self.proj_groups, self.proj_lanes * cfg.simd,
-                   f.weight_bits),
-            Region("m_qk", self.proj_groups, self.proj_lanes, f.mult_bits),
-            *involution,
-            Region("m_c", self.co_groups, cfg.pe, f.mult_bits),
-            Region("m_v", self.co_groups, cfg.pe, f.mult_bits),
-            Region("bias", self.co_groups, cfg.pe, cfg.requant_bits),
+            *self.form.regions(self),
+            *(Region(name, self.co_groups, cfg.pe, bits) for name, bits in per_group),
             Region("scalars", len(self.scalar_order), 1, max(f.mult_bits, f.shift_bits)),
         )
 
@@ -265,6 +206,9 @@ class Geometry:
         """The regions that are memories (all but the scalar registers)."""
         return tuple(r for r in self.regions if r.name != "scalars")
 
+    def region(self, name: str) -> Region:
+        return next(r for r in self.regions if r.name == name)
+
     @property
     def param_words(self) -> int:
         return sum(r.words for r in self.regions)
@@ -272,25 +216,9 @@ class Geometry:
     # ---------------------------------------------------------------- storage
     def buffer_bits(self) -> dict[str, int]:
         """On-chip storage of the engine in bits, by memory."""
-        cfg, f = self.cfg, self.cfg.fmt
         out = {r.name: r.words * r.bits for r in self.regions}
         out["x ring"] = self.x_words * self.in_bits
-        out["q/k ring" if cfg.attention != "involution" else "u ring"] = \
-            self.depth * self.proj_rows * f.data_bits
-        out["z buffer"] = self.z_words * self.in_bits
-        out["logit bank"] = self.bank_words * self.logit_bits
+        if self.cfg.has_attention:
+            out["z buffer"] = self.z_words * self.in_bits
+        out.update(self.form.buffers(self))
         return out
-
-
-#: Pixels the attention units may run ahead of the MAC array, and of each other: the z buffer
-#: and the logit bank hold SLOTS pixels each (a power of two).
-SLOTS = 4
-LOOKAHEAD = 2 * SLOTS
-
-#: Order of the scalar words at the end of the parameter stream.
-SCALAR_ORDER = ("s_q", "s_k", "m_a", "s_a", "m_z", "s_z", "s_out")
-SA_SCALAR_ORDER = ("s_q", "s_k", "m_t", "s_t", "s_out")
-INVOLUTION_SCALAR_ORDER = ("s_1", "s_2", "m_z", "s_z", "s_out")
-#: Query pixels the full-SA logit bank holds (the softmax unit may run this far ahead of the
-#: aggregation unit).
-SA_SLOTS = 2

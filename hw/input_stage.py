@@ -17,6 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import Geometry, ceil_log2
+from .ports import write_port
 from .streams import beat_stream, chunk_stream
 from .util import PixelCursor, wrap_inc
 
@@ -26,13 +27,11 @@ class InputStage(wiring.Component):
         self.geo = geo
         super().__init__({
             "i": In(beat_stream(geo.in_bits)),
-            "chunk": Out(chunk_stream(geo.in_bits, max(1, ceil_log2(geo.ci_chunks)))),
+            "chunk": Out(chunk_stream(geo.in_bits, geo.chunk_index_bits)),
             "space": In(1),          # the ring slot of the next pixel is free
             "enable": In(1),         # parameters are loaded
             "pixel": Out(geo.count_bits),  # index of the pixel being received
-            "x_addr": Out(max(1, ceil_log2(geo.x_words))),
-            "x_data": Out(geo.in_bits),
-            "x_en": Out(1),
+            "x": write_port(ceil_log2(geo.x_words), geo.in_bits),  # the x ring
             "error": Out(1),
         })
 
@@ -58,9 +57,9 @@ class InputStage(wiring.Component):
             self.chunk.p.data.eq(Mux(fill, 0, self.i.p.data)),
             self.chunk.p.index.eq(ci),
             self.chunk.p.end.eq(ci == geo.ci_chunks - 1),
-            self.x_data.eq(self.chunk.p.data),
-            self.x_en.eq(self.chunk.valid & self.chunk.ready),
-            self.x_addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:geo.addr_bits])),
+            self.x.data.eq(self.chunk.p.data),
+            self.x.en.eq(self.chunk.valid & self.chunk.ready),
+            self.x.addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:geo.addr_bits])),
             self.pixel.eq(cur.pixel),
         ]
         with m.If(self.i.valid & (stray | early)):
@@ -71,7 +70,7 @@ class InputStage(wiring.Component):
             expect_last = (col == cfg.w - 1) & (ci == geo.ci_chunks - 1)
             with m.If(self.i.p.last != expect_last):  # rows are counted, tlast only checked
                 m.d.sync += self.error.eq(1)
-        with m.If(self.x_en):
+        with m.If(self.x.en):
             with m.If(frame_end):
                 m.d.sync += fill.eq(0)
             m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))

@@ -1,7 +1,8 @@
 """The SIMD x PE MAC array and its sequencer: S9's W'_d x_{p+d} taps and the W'_v z tap.
 
-Per output pixel p (once its window is projected and z_p is in the double buffer), for each
-group og of PE output channels, for each tap t of the K*K window plus the z tap, for each chunk
+Per output pixel p (once its window is projected and z_p is in the z buffer), for each
+group og of PE output channels, for each tap t of the K*K window plus the z tap (forms without
+attention have none: ``XvConfig.taps``), for each chunk
 ci of SIMD input channels, one cycle: PE x SIMD multiplies of a weight word by the SIMD inputs,
 summed per PE lane into the convolution accumulator acc_c (taps) or the attention accumulator
 acc_a (z tap).  After a group's last cycle the PE pairs (acc_c, acc_a) go to the output stage.
@@ -11,33 +12,36 @@ only started with a credit from the output FIFO, so results never need back-pres
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import SLOTS, Geometry, ceil_log2
+from .ports import read_port, region_read_port
 from .util import PixelCursor, lanes, register, wrap_inc
+
+
+def result_signature(geo: Geometry) -> wiring.Signature:
+    """A group of PE results, from the MAC array to the output stage: the convolution sums
+    acc_c and the z-tap sums acc_a (0 without attention), one pulse of ``valid`` a group."""
+    cfg, f = geo.cfg, geo.cfg.fmt
+    return wiring.Signature({"valid": Out(1), "group": Out(range(geo.co_groups)),
+                             "acc_c": Out(cfg.pe * f.acc_bits),
+                             "acc_a": Out(cfg.pe * f.acc_bits)})
 
 
 class MacArray(wiring.Component):
 
     def __init__(self, geo: Geometry, credits: int):
         self.geo, self.credits = geo, credits
-        cfg, f = geo.cfg, geo.cfg.fmt
         super().__init__({
             "avail": In(geo.count_bits),      # pixels projected (their x is in the ring)
             "agg_count": In(geo.count_bits),  # pixels whose z is ready
             "sent": In(1),                    # the output stage handed a group on
-            "x_addr": Out(max(1, ceil_log2(geo.x_words))),
-            "x_data": In(geo.in_bits),
-            "z_addr": Out(max(1, ceil_log2(geo.z_words))),
-            "z_data": In(geo.in_bits),
-            "w_addr": Out(max(1, ceil_log2(geo.co_groups * cfg.taps * geo.ci_chunks))),
-            "w_data": In(cfg.pe * cfg.simd * f.weight_bits),
-            "res_valid": Out(1),
-            "res_group": Out(range(geo.co_groups)),
-            "res_acc_c": Out(cfg.pe * f.acc_bits),
-            "res_acc_a": Out(cfg.pe * f.acc_bits),
+            "x": read_port(ceil_log2(geo.x_words), geo.in_bits),
+            "z": read_port(ceil_log2(geo.z_words), geo.in_bits),
+            "w": region_read_port(geo.region("w_mac")),
+            "result": Out(result_signature(geo)),
             "count": Out(geo.count_bits),     # pixels whose reads are all issued
             "busy": Out(1),                   # the array multiplies this cycle
         })
@@ -50,7 +54,8 @@ class MacArray(wiring.Component):
         og = Signal(range(geo.co_groups))
         t = Signal(range(cfg.taps))
         ci = Signal(range(geo.ci_chunks))
-        slot, inside = cur.neighbour(cfg.conv_offsets + ((0, 0),), t)  # tap K^2: z
+        has_z = cfg.has_attention
+        slot, inside = cur.neighbour(cfg.conv_offsets + ((0, 0),) * has_z, t)  # tap K^2: z
 
         # ---------------------------------------------------------------- issue
         outstanding = Signal(range(self.credits + 1))
@@ -60,14 +65,14 @@ class MacArray(wiring.Component):
         issue = (~pixel_start | window_ok) & (~group_start | (outstanding < self.credits))
         m.d.comb += [
             self.busy.eq(issue),
-            self.x_addr.eq(Cat(ci[:geo.chunk_bits], slot)),
-            self.z_addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:ceil_log2(SLOTS)])),
+            self.x.addr.eq(Cat(ci[:geo.chunk_bits], slot)),
+            self.z.addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:ceil_log2(SLOTS)])),
             self.count.eq(cur.pixel),
         ]
         taken = issue & group_start
         m.d.sync += outstanding.eq(outstanding + taken - self.sent)
         with m.If(issue):
-            m.d.sync += [self.w_addr.eq(wrap_inc(self.w_addr, geo.co_groups * cfg.taps
+            m.d.sync += [self.w.addr.eq(wrap_inc(self.w.addr, geo.co_groups * cfg.taps
                                                  * geo.ci_chunks - 1)),
                          ci.eq(wrap_inc(ci, geo.ci_chunks - 1))]
             with m.If(ci == geo.ci_chunks - 1):
@@ -78,12 +83,12 @@ class MacArray(wiring.Component):
                         cur.step(m)
 
         # ---------------------------------------------------------------- pipeline
-        tags = {"valid": issue, "z": t == kk, "inside": inside,
+        tags = {"valid": issue, "z": (t == kk) if has_z else Const(0, 1), "inside": inside,
                 "first": (ci == 0) & ((t == 0) | (t == kk)),
                 "last": (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1), "group": og}
         s0 = register(m, tags, "s0")
         # the memories answer now; their outputs are registered before any logic
-        s1 = register(m, {**s0, "x": self.x_data, "zv": self.z_data, "w": self.w_data}, "s1")
+        s1 = register(m, {**s0, "x": self.x.data, "zv": self.z.data, "w": self.w.data}, "s1")
         # the operand multiplexer feeds every multiplier: registered, so that the fan-out and
         # the DSP blocks are not in one cycle
         operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
@@ -107,16 +112,20 @@ class MacArray(wiring.Component):
 
         acc_c = [Signal(signed(f.acc_bits), name=f"acc_c{lane}") for lane in range(pe)]
         acc_a = [Signal(signed(f.acc_bits), name=f"acc_a{lane}") for lane in range(pe)]
-        m.d.sync += self.res_valid.eq(0)
+        res = self.result
+        new_c = [sm + Mux(s3["first"], 0, c) for sm, c in zip(sums, acc_c)]
+        new_a = [sm + Mux(s3["first"], 0, a) for sm, a in zip(sums, acc_a)]
+        m.d.sync += res.valid.eq(0)
         with m.If(s3["valid"]):
             with m.If(s3["z"]):
-                new_a = [sm + Mux(s3["first"], 0, a) for sm, a in zip(sums, acc_a)]
                 m.d.sync += [a.eq(n) for a, n in zip(acc_a, new_a)]
-                with m.If(s3["last"]):
-                    m.d.sync += [self.res_valid.eq(1), self.res_group.eq(s3["group"]),
-                                 self.res_acc_c.eq(Cat(*acc_c)),
-                                 self.res_acc_a.eq(Cat(*(n[:f.acc_bits] for n in new_a)))]
             with m.Else():
-                m.d.sync += [c.eq(sm + Mux(s3["first"], 0, c)) for sm, c in zip(sums, acc_c)]
+                m.d.sync += [c.eq(n) for c, n in zip(acc_c, new_c)]
+            with m.If(s3["last"]):  # the z tap's (or, without one, the window's) last cycle
+                final_c, final_a = (acc_c, new_a) if has_z else (new_c, [0] * pe)
+                m.d.sync += [res.valid.eq(1), res.group.eq(s3["group"]),
+                             res.acc_c.eq(Cat(*(c[:f.acc_bits] for c in final_c))),
+                             res.acc_a.eq(Cat(*(Const(a, signed(f.acc_bits)) if isinstance(a, int)
+                                                else a[:f.acc_bits] for a in final_a)))]
         return m
 

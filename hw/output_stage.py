@@ -1,7 +1,8 @@
 """Output stage: requantizes each group of PE results and streams them out.
 
 y = SAT((acc_c * m_c + acc_a * m_v + bias + 2^(s_out-1)) >> s_out) per lane (docs/fixed-point.md),
-with m_c, m_v and bias read for the group from their memories.  Results wait in a FIFO whose
+with m_c, m_v and bias read for the group from their memories (without attention there is no
+acc_a term and no m_v).  Results wait in a FIFO whose
 depth is the MAC array's credit count, so the array never has to stall mid-pipeline; the stream
 side marks the first beat of a frame (``first``, tuser) and the last beat of each row (``last``,
 tlast), and pulses ``sent`` for every beat handed on, returning a credit.
@@ -13,7 +14,9 @@ from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from .geometry import Geometry, ceil_log2
+from .geometry import Geometry
+from .mac_array import result_signature
+from .ports import region_read_port
 from .requant import Requantizer
 from .streams import beat_stream
 from .util import PixelCursor, delay, lanes, wrap_inc
@@ -23,16 +26,11 @@ class OutputStage(wiring.Component):
     def __init__(self, geo: Geometry, credits: int):
         self.geo, self.credits = geo, credits
         cfg, f = geo.cfg, geo.cfg.fmt
-        pe = cfg.pe
+        #: the per-group parameters: m_c, m_v (with attention) and bias
+        self.param_names = ("m_c",) + (("m_v",) if cfg.has_attention else ()) + ("bias",)
         super().__init__({
-            "res_valid": In(1),
-            "res_group": In(range(geo.co_groups)),
-            "res_acc_c": In(pe * f.acc_bits),
-            "res_acc_a": In(pe * f.acc_bits),
-            "p_addr": Out(max(1, ceil_log2(geo.co_groups))),
-            "m_c": In(pe * f.mult_bits),
-            "m_v": In(pe * f.mult_bits),
-            "bias": In(pe * cfg.requant_bits),
+            "result": In(result_signature(geo)),
+            **{name: region_read_port(geo.region(name)) for name in self.param_names},
             "s_out": In(f.shift_bits),
             "o": Out(beat_stream(geo.out_bits)),
             "sent": Out(1),
@@ -43,27 +41,30 @@ class OutputStage(wiring.Component):
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
         pe = cfg.pe
         # the parameter memories answer one cycle after the address: hold the sums that long
-        m.d.comb += self.p_addr.eq(self.res_group)
+        res = self.result
+        for name in self.param_names:
+            m.d.comb += getattr(self, name).addr.eq(res.group)
         valid1 = Signal()
-        acc_c = Signal.like(self.res_acc_c)
-        acc_a = Signal.like(self.res_acc_a)
-        m.d.sync += [valid1.eq(self.res_valid), acc_c.eq(self.res_acc_c),
-                     acc_a.eq(self.res_acc_a)]
-        widths = cfg.accumulator_bits()  # the sums fit their worst-case widths: exact slices
-        conv_bits, attn_bits = widths["convolution"], widths["attention tap W'_v z"]
+        acc_c, acc_a = Signal.like(res.acc_c), Signal.like(res.acc_a)
+        m.d.sync += [valid1.eq(res.valid), acc_c.eq(res.acc_c), acc_a.eq(res.acc_a)]
+        # the sums fit their worst-case widths: exact slices
+        widths = (cfg.accumulators.convolution,) + ((cfg.accumulators.attention_tap,)
+                                                    if cfg.has_attention else ())
+        terms = [(lanes(acc_c, pe, f.acc_bits), lanes(self.m_c.data, pe, f.mult_bits, False))]
+        if cfg.has_attention:
+            terms.append((lanes(acc_a, pe, f.acc_bits), lanes(self.m_v.data, pe, f.mult_bits,
+                                                               False)))
+        biases = lanes(self.bias.data, pe, cfg.requant_bits)
         results = []
-        for lane, (c, a, mc, mv, b) in enumerate(zip(
-                lanes(acc_c, pe, f.acc_bits), lanes(acc_a, pe, f.acc_bits),
-                lanes(self.m_c, pe, f.mult_bits, signed_lanes=False),
-                lanes(self.m_v, pe, f.mult_bits, signed_lanes=False),
-                lanes(self.bias, pe, cfg.requant_bits))):
-            rq = Requantizer(acc_bits=(conv_bits, attn_bits), mult_bits=f.mult_bits,
-                             shift_bits=f.shift_bits, out_bits=f.data_bits,
-                             bias_bits=cfg.requant_bits, sum_bits=cfg.requant_bits)
+        for lane in range(pe):
+            rq = Requantizer(acc_bits=widths, mult_bits=f.mult_bits, shift_bits=f.shift_bits,
+                             out_bits=f.data_bits, bias_bits=cfg.requant_bits,
+                             sum_bits=cfg.requant_bits)
             m.submodules[f"rq{lane}"] = rq
-            m.d.comb += [rq.acc0.eq(c[:conv_bits].as_signed()), rq.mult0.eq(mc),
-                         rq.acc1.eq(a[:attn_bits].as_signed()), rq.mult1.eq(mv),
-                         rq.bias.eq(b), rq.shift.eq(self.s_out)]
+            for i, ((accs, mults), width) in enumerate(zip(terms, widths)):
+                m.d.comb += [getattr(rq, f"acc{i}").eq(accs[lane][:width].as_signed()),
+                             getattr(rq, f"mult{i}").eq(mults[lane])]
+            m.d.comb += [rq.bias.eq(biases[lane]), rq.shift.eq(self.s_out)]
             results.append(rq.result)
         push, _ = delay(m, valid1, {}, Requantizer.LATENCY, "push")
 

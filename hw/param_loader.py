@@ -15,7 +15,8 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .geometry import Geometry, ceil_log2
+from .geometry import Geometry
+from .ports import region_write_port, scalar_layout
 
 
 def param_stream(bits: int) -> stream.Signature:
@@ -26,14 +27,14 @@ class ParamLoader(wiring.Component):
     def __init__(self, geo: Geometry):
         self.geo = geo
         f = geo.cfg.fmt
-        members = {"i": In(param_stream(geo.param_bits)), "loaded": Out(1), "error": Out(1)}
-        for r in geo.memory_regions:
-            members[f"{r.name}_addr"] = Out(max(1, ceil_log2(r.depth)))
-            members[f"{r.name}_data"] = Out(r.lanes * r.bits)
-            members[f"{r.name}_en"] = Out(r.lanes)
-        for name in geo.scalar_order:
-            members[name] = Out(f.mult_bits if name.startswith("m_") else f.shift_bits)
-        super().__init__(members)
+        super().__init__({
+            "i": In(param_stream(geo.param_bits)), "loaded": Out(1), "error": Out(1),
+            # a write port into every parameter memory, by region name
+            "mem": Out(wiring.Signature({r.name: region_write_port(r)
+                                         for r in geo.memory_regions})),
+            "scalars": Out(scalar_layout(geo, geo.form.scalars)),  # the form's
+            "s_out": Out(f.shift_bits),
+        })
 
     def elaborate(self, platform):
         m = Module()
@@ -55,11 +56,12 @@ class ParamLoader(wiring.Component):
                 if r.name == "scalars":
                     for k, name in enumerate(geo.scalar_order):
                         with m.If(addr == k):
-                            m.d.sync += getattr(self, name).eq(value)
+                            target = self.s_out if name == "s_out" else self.scalars[name]
+                            m.d.sync += target.eq(value)
                 else:
-                    m.d.comb += [getattr(self, f"{r.name}_addr").eq(addr),
-                                 getattr(self, f"{r.name}_data").eq(Cat(*[value[:r.bits]] * r.lanes)),
-                                 getattr(self, f"{r.name}_en").eq(1 << lane)]
+                    port = getattr(self.mem, r.name)
+                    m.d.comb += [port.addr.eq(addr), port.en.eq(1 << lane),
+                                 port.data.eq(Cat(*[value[:r.bits]] * r.lanes))]
                 # advance: lane, then address, then region; the stream's end must match the map's
                 m.d.sync += lane.eq(lane + 1)
                 with m.If(lane == r.lanes - 1):

@@ -1,17 +1,18 @@
-"""q/k projections (S2): q = RQ(W_q x_p, m_q, s_q), k = RQ(W_k x_p, m_k, s_k).
+"""Projection unit (S2, S5): rows of a weight matrix times each input pixel, requantized.
+
+q = RQ(W_q x_p, m_q, s_q) and k = RQ(W_k x_p, m_k, s_k) for the forms with queries and keys; the
+kernel generator's hidden layer u = ReLU(RQ(W'_1 x_p + b_1, m_1, s_1)) for a form that asks for
+a bias and a ReLU.  The rows are split into named outputs (``outputs``: (name, rows) pairs, in
+row order), each written through its own write port into its ring at the pixel's slot, each
+requantized with its own shift (``shifts``).
 
 A pipeline without bubbles, fed by the input chunks (SIMD channels of a pixel) as they arrive.
-Each chunk is held for 2D / PJ cycles (``Geometry.proj_groups``); each cycle multiplies it by
-one group of PJ rows of [W_q; W_k] (PJ x SIMD multipliers) into PJ accumulators.  A row group's
-final sum (last chunk) goes straight into PJ requantizers; when the last group of the pixel comes
-out, q and k of the pixel are written, packed in one word, at the pixel's ring slot and the pixel
-is counted as projected.
+Each chunk is held for rows / PJ cycles (``Geometry.proj_groups``); each cycle multiplies it by
+one group of PJ rows (PJ x SIMD multipliers) into PJ accumulators.  A row group's final sum (last
+chunk) goes straight into PJ requantizers; when the last group of the pixel comes out, the
+pixel's outputs are written at its ring slot and the pixel is counted as projected.
 
-Involution (S5) uses the same unit for its kernel generator's first layer: the rows are W'_1
-(``Geometry.proj_rows``), the requantizers add b_1 * m_1 (the ``b_qk`` memory, read with the
-multipliers) and a ReLU follows; the word written is u_p.
-
-    issue (w_addr) -> register -> products -> row sums (m_addr) -> accumulate -> register
+    issue (w.addr) -> register -> products -> row sums (m.addr) -> accumulate -> register
     -> requantizer (``Requantizer.LATENCY``) -> write
 """
 from __future__ import annotations
@@ -20,31 +21,57 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .geometry import Geometry, ceil_log2
+from .ports import region_read_port, write_port
+from .geometry import Geometry, Region
 from .requant import Requantizer
 from .streams import chunk_stream
 from .util import delay, lanes, register, wrap_inc
 
+#: cycles from the last issue of a pixel to its count: issue, memory register, products, sums,
+#: accumulate, register, requantizer
+PROJ_DONE = 6 + Requantizer.LATENCY
+
+
+def projection_regions(geo: Geometry, bias: bool = False) -> tuple[Region, ...]:
+    """The projection's memories: ``w_qk`` (for ci, row group g: PJ x SIMD weights, lane
+    l*SIMD + s = P[g*PJ + l][ci*SIMD + s]), ``m_qk`` (per group, PJ multipliers) and, with a
+    bias, ``b_qk`` (per group, PJ values of b * m in the requantizer's units)."""
+    cfg, f = geo.cfg, geo.cfg.fmt
+    pj, groups = geo.proj_lanes, geo.proj_groups
+    out = (Region("w_qk", geo.ci_chunks * groups, pj * cfg.simd, f.weight_bits),
+           Region("m_qk", groups, pj, f.mult_bits))
+    return out + ((Region("b_qk", groups, pj, proj_bias_bits(cfg)),) if bias else ())
+
+
+def proj_bias_bits(cfg) -> int:
+    """b * m, the bias the projection's requantizers add."""
+    return cfg.accumulators.projection + cfg.fmt.mult_bits + 1
+
+
+def projection_images(geo: Geometry, rows, mults, bias=None) -> dict:
+    """The ``projection_regions`` images of a (rows, C_in) weight matrix, its per-row
+    multipliers and (optionally) its per-row bias."""
+    cfg, pj = geo.cfg, geo.proj_lanes
+    w = rows.reshape(geo.proj_groups, pj, geo.ci_chunks, cfg.simd).transpose(2, 0, 1, 3)
+    out = {"w_qk": w.reshape(-1, pj * cfg.simd), "m_qk": mults.reshape(-1, pj)}
+    if bias is not None:  # the requantizer adds b * m: (acc + b) m exactly
+        out["b_qk"] = (bias * mults).reshape(-1, pj)
+    return out
+
 
 class Projection(wiring.Component):
-    def __init__(self, geo: Geometry):
-        self.geo = geo
-        cfg, f = geo.cfg, geo.cfg.fmt
-        pj, groups = geo.proj_lanes, geo.proj_groups
+    def __init__(self, geo: Geometry, outputs: tuple[tuple[str, int], ...], relu: bool = False):
+        self.geo, self.outputs, self.relu = geo, outputs, relu
+        f = geo.cfg.fmt
+        regions = {r.name: r for r in projection_regions(geo, bias=relu)}
         super().__init__({
-            "chunk": In(chunk_stream(geo.in_bits, max(1, ceil_log2(geo.ci_chunks)))),
-            "w_addr": Out(max(1, ceil_log2(geo.ci_chunks * groups))),
-            "w_data": In(pj * cfg.simd * f.weight_bits),
-            "m_addr": Out(max(1, ceil_log2(groups))),
-            "m_data": In(pj * f.mult_bits),
-            "s_q": In(f.shift_bits),
-            "s_k": In(f.shift_bits),
-            "qk_addr": Out(geo.addr_bits),
-            "qk_data": Out(geo.proj_rows * f.data_bits),
-            "qk_en": Out(1),
-            "count": Out(geo.count_bits),  # pixels whose q and k are in the ring
-            **({"b_data": In(pj * geo.proj_bias_bits)} if cfg.attention == "involution"
-               else {}),
+            "chunk": In(chunk_stream(geo.in_bits, geo.chunk_index_bits)),
+            "w": region_read_port(regions["w_qk"]),
+            "m": region_read_port(regions["m_qk"]),
+            **({"b": region_read_port(regions["b_qk"])} if relu else {}),
+            "shifts": In(len(outputs) * f.shift_bits),  # one per output, in order
+            **{name: write_port(geo.addr_bits, rows * f.data_bits) for name, rows in outputs},
+            "count": Out(geo.count_bits),  # pixels whose outputs are in their rings
         })
 
     def elaborate(self, platform):
@@ -58,10 +85,10 @@ class Projection(wiring.Component):
         m.d.comb += self.chunk.ready.eq(g == groups - 1)
         with m.If(issue):  # chunks arrive in order: the weight address is a running counter
             m.d.sync += [g.eq(wrap_inc(g, groups - 1)),
-                         self.w_addr.eq(wrap_inc(self.w_addr, geo.ci_chunks * groups - 1))]
+                         self.w.addr.eq(wrap_inc(self.w.addr, geo.ci_chunks * groups - 1))]
         s0 = register(m, {"valid": issue, "g": g, "first": self.chunk.p.index == 0,
                           "last": self.chunk.p.end, "x": self.chunk.p.data}, "s0")
-        s1 = register(m, {**s0, "w": self.w_data}, "s1")  # memory output registered
+        s1 = register(m, {**s0, "w": self.w.data}, "s1")  # memory output registered
 
         # products, then one sum per row
         weights = lanes(s1["w"], pj * simd, f.weight_bits)
@@ -74,7 +101,9 @@ class Projection(wiring.Component):
         s3 = register(m, s2, "s3")
         sums = [Signal(signed(f.acc_bits), name=f"row_sum{l}") for l in range(pj)]
         m.d.sync += [sm.eq(sum(row)) for sm, row in zip(sums, prods)]
-        m.d.comb += self.m_addr.eq(s2["g"])  # multipliers of the group arrive with its sums
+        m.d.comb += self.m.addr.eq(s2["g"])  # multipliers of the group arrive with its sums
+        if self.relu:
+            m.d.comb += self.b.addr.eq(s2["g"])
 
         # accumulate over chunks; the last chunk's totals go to the requantizers
         acc = [Array(Signal(signed(f.acc_bits), name=f"acc{l}_{i}") for i in range(groups))
@@ -82,40 +111,56 @@ class Projection(wiring.Component):
         totals = [sm + Mux(s3["first"], 0, a[s3["g"]]) for sm, a in zip(sums, acc)]
         with m.If(s3["valid"] & ~s3["last"]):
             m.d.sync += [a[s3["g"]].eq(t) for a, t in zip(acc, totals)]
-        involution = cfg.attention == "involution"
-        bias = {"b": self.b_data} if involution else {}
+        bias = {"b": self.b.data} if self.relu else {}
         s4 = register(m, {"valid": s3["valid"] & s3["last"], "g": s3["g"],
-                          "m": self.m_data, **bias, **{f"t{l}": t[:f.acc_bits]
+                          "m": self.m.data, **bias, **{f"t{l}": t[:f.acc_bits]
                                                        for l, t in enumerate(totals)}}, "s4")
-        width = cfg.accumulator_bits()["projection (q, k)"]  # the sums fit: exact slices
-        bias_bits = geo.proj_bias_bits if involution else 0
-        biases = lanes(s4["b"], pj, bias_bits) if involution else [None] * pj
+        results = self._requantize(m, s4)
+        done, out = delay(m, s4["valid"], {"g": s4["g"]}, Requantizer.LATENCY, "rq")
+        done_g = out["g"]
+
+        # collect the groups of a pixel; write the words as its last group comes out
+        held = [Array(Signal(f.data_bits, name=f"held{l}_{i}") for i in range(groups))
+                for l in range(pj)]
+        with m.If(done):
+            m.d.sync += [h[done_g].eq(r) for h, r in zip(held, results)]
+        rows = [results[l] if i == groups - 1 else held[l][i]
+                for i in range(groups) for l in range(pj)]
+        write = done & (done_g == groups - 1)
+        first = 0
+        for name, count in self.outputs:
+            port = getattr(self, name)
+            m.d.comb += [port.addr.eq(self.count[:geo.addr_bits]), port.en.eq(write),
+                         port.data.eq(Cat(*rows[first:first + count]))]
+            first += count
+        with m.If(write):
+            m.d.sync += self.count.eq(self.count + 1)
+        return m
+
+    def _requantize(self, m, s4) -> list:
+        """PJ requantizers of the group's totals, each with the shift of its row's output
+        (and, with ``relu``, the pre-multiplied bias and a ReLU after)."""
+        geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
+        pj = geo.proj_lanes
+        width = cfg.accumulators.projection  # the sums fit: exact slices
+        bias_bits = proj_bias_bits(cfg) if self.relu else 0
+        biases = lanes(s4["b"], pj, bias_bits) if self.relu else [None] * pj
+        shifts = lanes(self.shifts, len(self.outputs), f.shift_bits, signed_lanes=False)
         results = []
         for l, mult in enumerate(lanes(s4["m"], pj, f.mult_bits, signed_lanes=False)):
             rq = Requantizer(acc_bits=width, mult_bits=f.mult_bits, shift_bits=f.shift_bits,
                              out_bits=f.data_bits, bias_bits=bias_bits,
-                             sum_bits=width + f.mult_bits + 3 if involution else None)
+                             sum_bits=width + f.mult_bits + 3 if self.relu else None)
             m.submodules[f"rq{l}"] = rq
-            is_q = s4["g"] * pj + l < cfg.d
+            row = s4["g"] * pj + l
+            shift = shifts[-1]  # the shift of the output the row belongs to
+            for i in reversed(range(len(self.outputs) - 1)):
+                shift = Mux(row < sum(c for _, c in self.outputs[:i + 1]), shifts[i], shift)
             m.d.comb += [rq.acc0.eq(s4[f"t{l}"][:width].as_signed()), rq.mult0.eq(mult),
-                         rq.shift.eq(Mux(is_q, self.s_q, self.s_k))]
-            if involution:  # u = ReLU(RQ(W'_1 x + b_1)): the bias comes pre-multiplied
+                         rq.shift.eq(shift)]
+            if self.relu:  # u = ReLU(RQ(W'_1 x + b_1)): the bias comes pre-multiplied
                 m.d.comb += rq.bias.eq(biases[l])
                 results.append(Mux(rq.result < 0, 0, rq.result))
             else:
                 results.append(rq.result)
-        done, out = delay(m, s4["valid"], {"g": s4["g"]}, Requantizer.LATENCY, "rq")
-        done_g = out["g"]
-
-        # collect the groups of a pixel; write the word as its last group comes out
-        held = [Array(Signal(f.data_bits, name=f"qk{l}_{i}") for i in range(groups))
-                for l in range(pj)]
-        with m.If(done):
-            m.d.sync += [h[done_g].eq(r) for h, r in zip(held, results)]
-        word = [results[l] if i == groups - 1 else held[l][i]
-                for i in range(groups) for l in range(pj)]
-        m.d.comb += [self.qk_addr.eq(self.count[:geo.addr_bits]), self.qk_data.eq(Cat(*word)),
-                     self.qk_en.eq(done & (done_g == groups - 1))]
-        with m.If(self.qk_en):
-            m.d.sync += self.count.eq(self.count + 1)
-        return m
+        return results

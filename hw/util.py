@@ -4,6 +4,11 @@ from __future__ import annotations
 from amaranth.hdl import Array, Const, Mux, Signal, signed
 
 from .geometry import Geometry
+from .requant import Requantizer
+
+#: cycles from the last issue of a pixel to its count, in a unit built on ``dot_requantize``:
+#: issue, memory register, products, dot product, requantizer, count
+DOT_DONE = 5 + Requantizer.LATENCY
 
 
 def wrap_inc(value, last: int):
@@ -64,15 +69,25 @@ class PixelCursor:
         return (self.pixel - counter)[:self.geo.diff_bits]
 
 
+def row_sequencer(m, cur: PixelCursor, rows: int, start):
+    """Issue rows 0..rows-1 of a pixel, one a cycle without bubbles: row 0 once ``start`` holds,
+    the others right after; the cursor steps on with the last row.  Returns (row, issue)."""
+    row = Signal(range(rows), name=f"{cur.pixel.name}_row_issue")
+    issue = Mux(row == 0, start, 1)
+    with m.If(issue):
+        m.d.sync += row.eq(wrap_inc(row, rows - 1))
+        with m.If(row == rows - 1):
+            cur.step(m)
+    return row, issue
+
+
 def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, shift,
                    zero_unless=None, name: str = "rq"):
-    """The pipeline the logit, kernel and softmax units share: registered products of the
+    """The pipeline the attention units' dot products share: registered products of the
     operand ``pairs`` (0 where ``zero_unless`` is 0), their registered sum (``width`` bits, the
     worst case), and a requantizer by ``mult`` (a value, or the name of a tag that travels with
     the sum) and ``shift`` to ``out_bits``.  Returns (valid, tags, result) after the
     requantizer, ``tags`` (with "valid") delayed alongside."""
-    from .requant import Requantizer
-
     products = [Signal(signed(len(a) + len(b)), name=f"{name}_prod{i}")
                 for i, (a, b) in enumerate(pairs)]
     m.d.sync += [p.eq(a * b if zero_unless is None else Mux(zero_unless, a * b, 0))

@@ -1,7 +1,9 @@
-"""PSSA versus involution versus full SA in hardware (make compare): docs/pssa-vs-sa.md.
+"""PSSA versus involution versus full SA in hardware, against the plain convolution they
+replace (make compare): docs/pssa-vs-sa.md.
 
 For the spec's sweep workloads (H = W = 7, 14, 28, 56; C = 64; D = 8; K = 3; L = 1, 2) and for
-stage3, the three engines at matched parallelism (SIMD x PE = ``PARALLEL``):
+stage3, the four engines (``FORMS``, the baseline first) at matched parallelism
+(SIMD x PE = ``PARALLEL``):
 
 - on-chip memory (``Geometry.buffer_bits``: the memories the RTL declares), cycles per frame and
   latency to the first output (``sim/cycle_model.py``) at every point;
@@ -12,7 +14,7 @@ stage3, the three engines at matched parallelism (SIMD x PE = ``PARALLEL``):
   the device's block RAM is reported as not fitting without synthesis);
 - the fixed-point error of each form against its own float model (``ERROR_SIZES``).
 
-PSSA's L only changes PSSA (its window); involution and SA appear once per size.
+PSSA's L only changes PSSA (its window); the other forms appear once per size.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from tqdm import tqdm
 
 from golden.config import SWEEP_SHIFTS, SWEEP_SIZES, preset, sweep
 from hw.geometry import Geometry
-from hw.softmax import SPAN_EXTRA
+from hw.attention.sa_softmax import SPAN_EXTRA
 from sim.cycle_model import predict
 
 from .bench import memory_misfit
@@ -32,7 +34,9 @@ from .synth import TARGETS, SynthResult, relative_workdir, synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 ECP5 = "ecp5-85f"
-FORMS = ("pssa", "involution", "sa")
+#: the plain convolution first: the baseline each attention form is measured against
+BASELINE = "conv"
+FORMS = (BASELINE, "pssa", "involution", "sa")
 PARALLEL = (4, 4)
 PLACED = (7, 14)
 SYNTHESIZED = (28, 56)
@@ -167,7 +171,10 @@ def run(synth: bool = True, sim: bool = True, out: Path | None = None) -> Path:
     return out
 
 
-NAMES = {"pssa": "PSSA", "involution": "involution", "sa": "full SA"}
+NAMES = {"conv": "conv (baseline)", "pssa": "PSSA", "involution": "involution",
+         "sa": "full SA"}
+MARKERS = {"conv": "d", "pssa": "o", "involution": "x", "sa": "s"}
+WIDTHS = {"conv": 1.0, "pssa": 3, "involution": 1.2, "sa": 1.5}
 
 
 def plot(pts: list[Point], path: Path) -> None:
@@ -184,9 +191,8 @@ def plot(pts: list[Point], path: Path) -> None:
                 continue
             label = NAMES[form] + (f", L = {shift}" if form == "pssa" else "")
             # PSSA and involution nearly coincide: thinner lines and other markers on top
-            look = dict(ls="--" if shift == 2 else "-", marker={"pssa": "o", "involution": "x",
-                                                              "sa": "s"}[form],
-                        lw={"pssa": 3, "involution": 1.2, "sa": 1.5}[form], label=label)
+            look = dict(ls="--" if shift == 2 else "-", marker=MARKERS[form], lw=WIDTHS[form],
+                        label=label)
             ns = [p.n for p in line]
             ax1.plot(ns, [p.memory_bits / 2**20 for p in line], **look)
             ax2.plot(ns, [p.cycles_per_frame for p in line], **look)
@@ -225,13 +231,66 @@ def _synth_cells(s: dict | None) -> str:
         ("fits" + (" (not placed)" if not s["fmax_mhz"] else ""))
 
 
+def _versus(value, base, unit: str = "x") -> str:
+    if value is None or base is None:
+        return "-"
+    if unit == "x":
+        return f"{value / base:.2f}x"
+    return f"{value - base:+,}"
+
+
+def over_baseline(pts) -> list[str]:
+    """What each attention form costs over the plain convolution, point by point."""
+    lines = [
+        "## What attention costs over the plain convolution", "",
+        f"Each attention form against `{BASELINE}`, the K x K convolution + BN that X-volution "
+        "replaces, built on the same engine (the same input stage, MAC array, weight memories "
+        "and output stage; it has no attention units, no z buffer and no z tap, so its MAC "
+        "array does K^2 instead of K^2 + 1 taps a pixel). Ratios are form / conv; resources "
+        "are the difference (+ more than conv); Fmax is form vs conv.", "",
+        "| workload | form | memory | cycles / frame | first output | LUT4 | MULT18 | DP16KD "
+        "| Fmax MHz (form vs conv) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    by = {(p.workload, p.size, p.form): p for p in pts if p.shift == 1}
+    for workload, size in [("sweep", s) for s in SWEEP_SIZES] + [("stage3", 14)]:
+        base = by[workload, size, BASELINE]
+        name = "stage3" if workload == "stage3" else f"sweep {size}x{size}"
+        for form in FORMS[1:]:
+            p = by[workload, size, form]
+            synth = [(p.synth or {}).get(k) if (p.synth or {}).get("fits") else None
+                     for k in ("luts", "dsps", "brams", "fmax_mhz")]
+            ref = [(base.synth or {}).get(k) if (base.synth or {}).get("fits") else None
+                   for k in ("luts", "dsps", "brams", "fmax_mhz")]
+            fmax = (f"{synth[3]:.1f} vs {ref[3]:.1f}" if synth[3] and ref[3] else "-")
+            lines.append(
+                f"| {name} | {NAMES[form]} | {_versus(p.memory_bits, base.memory_bits)} | "
+                f"{_versus(p.cycles_per_frame, base.cycles_per_frame)} | "
+                f"{_versus(p.first_output, base.first_output)} | "
+                f"{_versus(synth[0], ref[0], '+')} | {_versus(synth[1], ref[1], '+')} | "
+                f"{_versus(synth[2], ref[2], '+')} | {fmax} |")
+    lines += [
+        "", "PSSA and involution cost the convolution about one tap of MAC-array time (K^2 + 1 "
+        "taps instead of K^2: the z tap, 1/K^2 more cycles), a q/k (or u) ring of a window's "
+        "rows and a few dozen multipliers in their attention units. Their first output comes "
+        "several times later: the input is taken at the projection's rate (a chunk every "
+        "2D / PJ cycles, against one a cycle for the convolution, which projects nothing) until "
+        "the first window is in, then the attention pipeline runs before the MAC array's "
+        "first pixel; in steady state that rate is hidden behind the MAC array. Full SA costs "
+        "the frame: its memory, "
+        "cycles and latency grow with N against the convolution's fixed window.", ""]
+    return lines
+
+
 def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
     simd, pe = PARALLEL
     lines = [
-        "# PSSA versus involution versus full self-attention, in hardware",
+        "# PSSA versus involution versus full self-attention, in hardware, against the plain "
+        "convolution",
         "",
         "Regenerated by `make compare` (`python -m reports compare`, reports/compare.py); every "
-        "figure comes from that command. All three engines are the ones in hw/ (bit-exact "
+        "figure comes from that command. All four engines (the plain convolution, the baseline, "
+        "and the three attention forms) are the ones in hw/ (bit-exact "
         "against golden/ in `make test`), built at the same parallelism, SIMD x PE = "
         f"{simd} x {pe}, for the spec's sweep (C = 64, D = 8, K = 3) and stage3.",
         "",
@@ -269,11 +328,13 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         fmax = {f: [p.synth["fmax_mhz"] for p in placed if p.form == f] for f in FORMS}
         lines += ["", "Placed designs: Fmax " + ", ".join(
             f"{NAMES[f]} {min(v):.1f}-{max(v):.1f} MHz" for f, v in fmax.items() if v) +
-            ". The clock does not separate the forms (all three share the MAC array, the "
+            ". The clock does not separate the forms (all four share the MAC array, the "
             "weight memories and the requantizers); all are below the 100 MHz that tiny "
             "reaches up to SIMD x PE = 4 x 4 (docs/performance.md), a limit of the C = 64 designs that "
             "is not analysed here. What separates them is below."]
-    lines += ["", "![memory and cycles against N](" + plot_name + ")", "", "## Ratios", ""]
+    lines += ["", "![memory and cycles against N](" + plot_name + ")", ""]
+    lines += over_baseline(pts)
+    lines += ["## Full SA against PSSA", ""]
     for size in SWEEP_SIZES:
         lines.append(
             f"- {size} x {size} (N = {size * size}): full SA needs "

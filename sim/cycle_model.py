@@ -1,5 +1,5 @@
-"""Cycle-count model of the engine (PSSA, full SA, involution), read from the same ``XvConfig``
-as the RTL.
+"""Cycle-count model of the engine, every attention form, read from the same ``XvConfig`` as the
+RTL.
 
 Each unit of the engine starts a pixel at the first cycle at which its start condition in the RTL
 holds, and then issues a fixed number of cycles without bubbles (docs/architecture.md).  The
@@ -8,27 +8,22 @@ the times its inputs become visible) and solves them; with always-valid input an
 output it gives the RTL's cycle count exactly, which ``tests/test_cycle_model.py`` checks
 against cocotb.
 
-Times are cycles after the first input beat is accepted.  Pipeline depths (the constants below)
-are those of the blocks in hw/: a change there must change them here, and the test will say so.
+Times are cycles after the first input beat is accepted.  What differs between forms (the
+attention units' spans, windows, slots and pipeline depths) is the form's ``AttentionTiming``,
+kept beside its hardware in hw/attention/; the MAC array's and output stage's depths are below.
+A change in hw/ must change them, and the test will say so.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from golden.config import XvConfig
-from hw.geometry import SA_SLOTS, SLOTS, Geometry
+from hw.geometry import SLOTS, Geometry
 from hw.requant import Requantizer
-from hw.softmax import SPAN_EXTRA
 
-RQ = Requantizer.LATENCY
-# cycles from a unit's last issue of a pixel to the first cycle its count shows the pixel
-PROJ_DONE = 6 + RQ   # issue, memory register, products, sums, accumulate, register, requantizer
-LOGIT_DONE = 5 + RQ  # issue, memory register, products, dot product, requantizer, count
-AGG_DONE = 5 + RQ    # issue, memory register, products, accumulate, requantizer, count
-SA_AGG_DONE = 7 + RQ  # full SA: two more stages (max - t, the exponential) before the products
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
-OUTPUT_DELAY = 9 + RQ  # issue, memory register, operand register, products, sums,
-#                        accumulate, result, parameters, requantizer, FIFO
+OUTPUT_DELAY = 9 + Requantizer.LATENCY  # issue, memory register, operand register, products,
+#                                         sums, accumulate, result, parameters, requantizer, FIFO
 
 
 @dataclass(frozen=True)
@@ -64,59 +59,17 @@ class CyclePrediction:
 
 
 def unit_cycles_per_pixel(geo: Geometry) -> dict[str, int]:
-    """Issue cycles each unit spends on one pixel."""
-    units = {"MAC array": geo.mac_cycles_per_pixel,
-             "projection": geo.ci_chunks * geo.proj_groups}
-    if geo.cfg.attention == "sa":
-        n = geo.cfg.n_pixels
-        units.update({"softmax unit": 2 * n + SPAN_EXTRA, "aggregation": n * geo.ci_chunks})
-    elif geo.cfg.attention == "involution":
-        kk = geo.cfg.k * geo.cfg.k
-        units.update({"kernel unit": geo.kernel_rows, "aggregation": kk * geo.ci_chunks})
-    else:
-        units.update({"logit unit": 9, "aggregation": 9 * geo.ci_chunks})
-    return units
-
-
-@dataclass(frozen=True)
-class AttentionTiming:
-    """The attention units' recurrences: issue cycles a pixel, the window they wait for,
-    their slots, and the cycles from a start to the count showing the pixel."""
-
-    logit_span: int
-    logit_reach: int
-    logit_slots: int
-    logit_done: int     # from the logit unit's start of a pixel to its count showing it
-    agg_span: int
-    agg_done: int       # from the aggregation's last issue of a pixel to its count showing it
-
-
-def attention_timing(geo: Geometry) -> AttentionTiming:
-    cfg = geo.cfg
-    if cfg.attention == "sa":
-        span = 2 * cfg.n_pixels + SPAN_EXTRA
-        return AttentionTiming(logit_span=span, logit_reach=cfg.n_pixels,
-                               logit_slots=SA_SLOTS, logit_done=span,
-                               agg_span=cfg.n_pixels * geo.ci_chunks, agg_done=SA_AGG_DONE)
-    if cfg.attention == "involution":  # the kernel unit has the logit unit's pipeline
-        kk = cfg.k * cfg.k
-        return AttentionTiming(logit_span=geo.kernel_rows, logit_reach=geo.reach,
-                               logit_slots=SLOTS, logit_done=geo.kernel_rows - 1 + LOGIT_DONE,
-                               agg_span=kk * geo.ci_chunks, agg_done=AGG_DONE)
-    return AttentionTiming(logit_span=9, logit_reach=cfg.shift * cfg.w + cfg.shift,
-                           logit_slots=SLOTS, logit_done=9 - 1 + LOGIT_DONE,
-                           agg_span=9 * geo.ci_chunks, agg_done=AGG_DONE)
+    """Issue cycles each unit spends on one pixel: the MAC array and the form's units."""
+    return {"MAC array": geo.mac_cycles_per_pixel, **geo.form.unit_cycles(geo)}
 
 
 def predict(cfg: XvConfig, frames: int = 1) -> CyclePrediction:
     """Cycles of ``frames`` frames back to back with stall-free streams."""
     geo = Geometry(cfg)
     n_px, total = cfg.n_pixels, cfg.n_pixels * frames
-    per_chunk = geo.proj_groups
-    proj_span = geo.ci_chunks * per_chunk
     mac_span = geo.mac_cycles_per_pixel
-    att = attention_timing(geo)
-    agg_span, logit_span = att.agg_span, att.logit_span
+    att = geo.form.timing(geo)
+    proj_span, agg_span, logit_span = att.proj_span, att.agg_span, att.logit_span
     free_after = geo.depth - geo.hold  # the input may run this far ahead of the MAC array
 
     def need(p: int, reach: int) -> int:
@@ -129,6 +82,7 @@ def predict(cfg: XvConfig, frames: int = 1) -> CyclePrediction:
     agg_issued = [0] * total
     agg_done = [0] * total
     mac_issued = [0] * total
+    units = ("proj", "logit", "agg", "mac") if att.has_attention_units else ("proj", "mac")
     changed = True
     while changed:  # monotone recurrences: iterate to their least fixed point
         changed = False
@@ -144,17 +98,20 @@ def predict(cfg: XvConfig, frames: int = 1) -> CyclePrediction:
                 "mac": max(start["mac"][p - 1] + mac_span if p else 0,
                            proj_done[need(p, geo.reach)], agg_done[p]),
             }
+            values = {unit: values[unit] for unit in units}
             for unit, value in values.items():
                 if value != start[unit][p]:
                     start[unit][p] = value
                     changed = True
-            proj_done[p] = start["proj"][p] + proj_span - 1 + PROJ_DONE
+            proj_done[p] = start["proj"][p] + proj_span - 1 + att.proj_done
             logit_done[p] = start["logit"][p] + att.logit_done
             agg_issued[p] = start["agg"][p] + agg_span
-            agg_done[p] = start["agg"][p] + agg_span - 1 + att.agg_done
+            # without attention units z is "ready" with the pixel's projection
+            agg_done[p] = (start["agg"][p] + agg_span - 1 + att.agg_done
+                           if att.has_attention_units else proj_done[p])
             mac_issued[p] = start["mac"][p] + mac_span
 
-    first_input = per_chunk - 1  # a chunk is accepted with its last row group
+    first_input = att.chunk_cycles - 1  # a chunk is accepted with its last row group
     last_output = mac_issued[-1] - 1 + OUTPUT_DELAY
     first_output = start["mac"][0] + cfg.taps * geo.ci_chunks - 1 + OUTPUT_DELAY
     units = unit_cycles_per_pixel(geo)

@@ -1,7 +1,8 @@
 """Random-configuration soak: draw layers and engines, run each under cocotb with random stalls.
 
-Each draw picks the attention form (PSSA twice as often as full SA or involution), a frame size,
-channels, D, K, L (involution: groups and reduction), the SIMD x PE parallelism and the fixed-point
+Each draw picks the form (by the registry's ``soak_weight``: the paper's own form twice as often
+as each other), a frame size, channels, D, K, L (and what the form adjusts: ``fit_draw``), the
+SIMD x PE parallelism and the fixed-point
 widths (the accumulator a few bits above the worst case the configuration needs), writes golden
 vectors for it and checks every output word of the RTL.  `make test` runs a fixed handful of
 draws (tests/test_random_configs.py); `make soak` runs more (``python -m sim soak``).
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from golden.config import XvConfig
+from hw.attention import FORMS
 from hw.geometry import Geometry
 
 from .runner import run_vectors
@@ -32,24 +34,20 @@ def draw(seed: int) -> Draw:
     """One random configuration (reproducible from ``seed``); redrawn until valid."""
     rng = random.Random(seed)
     while True:
-        attention = rng.choice(("pssa", "pssa", "sa", "involution"))
+        form = rng.choice([f for f in FORMS.values() for _ in range(f.soak_weight)])
         simd, pe = rng.choice((1, 2, 4)), rng.choice((1, 2, 3, 4))
         data_bits, weight_bits = rng.randint(4, 12), rng.randint(4, 10)
         shape = dict(h=rng.randint(1, 9), w=rng.randint(1, 9), c_in=simd * rng.randint(1, 3),
                      c_out=pe * rng.randint(1, 2), d=rng.randint(1, 4), k=rng.choice((1, 3, 5)),
-                     shift=rng.randint(1, 3), simd=simd, pe=pe, attention=attention)
-        if attention == "involution":  # C_out = C_in, groups of a multiple of SIMD channels
-            c = shape["c_out"] = shape["c_in"]
-            shape["group_channels"] = rng.choice([g for g in range(simd, c + 1, simd)
-                                                  if c % g == 0])
-            shape["reduction"] = rng.choice([r for r in (1, 2, 4) if c // r >= 1])
+                     shift=rng.randint(1, 3), simd=simd, pe=pe, attention=form.name)
+        shape = form.fit_draw(shape, rng)
         try:
             probe = XvConfig(name=f"draw{seed}", **shape).replace(
                 data_bits=data_bits, weight_bits=weight_bits, acc_bits=48)
-            needed = max(probe.accumulator_bits().values())
+            needed = max(probe.accumulators.described().values())
             cfg = probe.replace(acc_bits=max(8, min(48, needed + rng.randint(0, 4))),
                                 mult_bits=rng.randint(8, 16))
-            Geometry(cfg)  # the engine's own limits (full SA's normalizer width)
+            Geometry(cfg)  # the engine's own limits (the form's refusals)
         except ValueError:
             continue
         return Draw(cfg=cfg, stall=rng.choice((0.0, 0.1, 0.25, 0.4)),

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reports.compare import FORMS, points
+from reports.compare import BASELINE, FORMS, points
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +24,17 @@ def test_full_sa_grows_faster_than_pssa():
     assert {p.form for p in points()} == set(FORMS)
 
 
+def test_every_attention_form_costs_more_than_the_convolution():
+    """The baseline: same engine without attention units or z tap (K^2 taps, not K^2 + 1)."""
+    by = {(p.form, p.workload, p.size): p for p in points() if p.shift == 1}
+    for (form, workload, size), p in by.items():
+        if form == BASELINE:
+            continue
+        base = by[BASELINE, workload, size]
+        assert p.memory_bits > base.memory_bits and p.first_output > base.first_output
+        assert p.cycles_per_frame >= base.cycles_per_frame * 10 / 9 * 0.99, (form, size)
+
+
 def test_compare_report_without_synthesis(tmp_path):
     out = tmp_path / "report" / "pssa-vs-sa.md"
     proc = subprocess.run([sys.executable, "-m", "reports", "compare", "--no-synth", "--no-sim",
@@ -31,4 +42,6 @@ def test_compare_report_without_synthesis(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = out.read_text()
     assert "full SA needs" in text and "| 28 x 28 | full SA |" in text
+    assert "What attention costs over the plain convolution" in text
+    assert "| sweep 14x14 | PSSA | " in text
     assert out.with_suffix(".png").stat().st_size > 10_000

@@ -29,6 +29,10 @@ CONFIGS = {
     "inv-G4-2x4": ("tiny", dict(attention="involution", group_channels=4, reduction=2,
                                 simd=2, pe=4, h=5, w=6)),
     "inv-k5-16x8": ("digits", dict(attention="involution", k=5, simd=16, pe=8)),
+    # the plain convolution: one input chunk a cycle, K^2 taps
+    "conv-tiny-1x1": ("tiny", dict(attention="conv")),
+    "conv-tiny-8x8": ("tiny", dict(attention="conv", simd=8, pe=8)),
+    "conv-k5-nonsquare-2x4": ("tiny", dict(attention="conv", k=5, h=5, w=7, simd=2, pe=4)),
 }
 
 

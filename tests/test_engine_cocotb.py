@@ -41,6 +41,12 @@ CASES = {
                                     simd=2, pe=4, h=5, w=6), "verilator", 0.2, 2),
     "inv-k5-icarus-stalls": ("digits", dict(attention="involution", k=5, simd=2, pe=2, h=5,
                                             w=7), "icarus", 0.2, 2),
+    # the plain convolution baseline: no attention branch, K^2 taps
+    "conv-tiny-1x1": ("tiny", dict(attention="conv"), "verilator", 0.0, 2),
+    "conv-digits-4x4-stalls": ("digits", dict(attention="conv", simd=4, pe=4), "verilator",
+                               0.3, 3),
+    "conv-k5-cout6-icarus-stalls": ("tiny", dict(attention="conv", k=5, c_out=6, pe=3, h=5,
+                                                 w=7), "icarus", 0.3, 2),
 }
 
 

@@ -30,7 +30,7 @@ def assert_equivalent(cfg, seed):
     assert eq.s9_vs_training <= TOL, eq
 
 
-@pytest.mark.parametrize("attention", ["pssa", "sa", "involution"])
+@pytest.mark.parametrize("attention", ["pssa", "sa", "involution", "conv"])
 @given(data=st.data())
 def test_forms_agree(attention, data):
     cfg = data.draw(layers(attention))
@@ -38,7 +38,7 @@ def test_forms_agree(attention, data):
 
 
 @pytest.mark.parametrize("name", ["tiny", "digits"])
-@pytest.mark.parametrize("attention", ["pssa", "sa"])
+@pytest.mark.parametrize("attention", ["pssa", "sa", "conv"])
 def test_reference_workloads_agree(name, attention):
     assert_equivalent(preset(name, attention=attention), 3)
 
@@ -75,6 +75,23 @@ def test_pssa_kernel_support_and_static_part():
     u = support.index((2, 2))  # in Delta_L only
     d = cfg.shift_offsets.index((2, 2))
     assert torch.allclose(kern[0, 3, 3, u], a[0, d, 3, 3] * dyn.w_v)
+
+
+def test_conv_is_the_static_convolution():
+    """attention="conv": the conv + BN_c branch alone; its S8 kernel is W'_d = gamma / sigma W_d
+    at every pixel, whatever the input."""
+    cfg = preset("tiny", attention="conv")
+    model = random_model(cfg, 6)
+    assert not hasattr(model, "bn_a") and not hasattr(model, "w_q")
+    dyn = reparameterize(model)
+    scale = model.bn_c.weight / torch.sqrt(model.bn_c.running_var + model.bn_c.eps)
+    assert torch.allclose(dyn.w_conv, model.conv.weight * scale[:, None, None, None])
+    with torch.no_grad():
+        kern, support = dyn.kernels(random_frames(cfg, 2, 7))
+        other, _ = dyn.kernels(random_frames(cfg, 1, 8))
+    assert support == list(cfg.conv_offsets) and kern.shape == (2, 8, 8, 9, 8, 8)
+    static = torch.stack([dyn.w_conv[:, :, di + 1, dj + 1] for di, dj in support])
+    assert torch.equal(kern, static.expand_as(kern)) and torch.equal(other[0], kern[0])
 
 
 def test_training_form_trains():

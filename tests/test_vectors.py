@@ -5,7 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from golden.config import preset
+from golden.config import ATTENTION_FORMS, preset
+from golden.forms import FORMS, golden_form
 from golden.generate import make_vector_set
 from golden.vectors import (VectorFileError, from_hex_lines, read_vectors, to_hex_lines,
                             write_vectors)
@@ -104,3 +105,34 @@ def test_bad_layer_parameter(damaged):
     _rewrite_manifest(damaged, lambda m: m["scalars"].__setitem__("s_out", 0))
     with pytest.raises(VectorFileError, match="layer parameters: s_out: shift 0 outside"):
         read_vectors(damaged)
+
+
+def test_conv_round_trip(tmp_path):
+    """The plain convolution's set: the output stage's arrays only, read back equal."""
+    cfg = preset("tiny", attention="conv", c_out=6)
+    vs = make_vector_set(cfg, frames=2, seed=4)
+    write_vectors(vs, tmp_path / "conv")
+    back = read_vectors(tmp_path / "conv", expect=cfg)
+    assert sorted(back.layer.ARRAYS) == ["bias", "m_c", "w_conv"]
+    assert not (tmp_path / "conv" / "w_v.hex").exists()
+    assert back.layer.as_dict().keys() == vs.layer.as_dict().keys()
+    for name, value in vs.layer.as_dict().items():
+        assert np.array_equal(getattr(back.layer, name), value), name
+    assert np.array_equal(back.x, vs.x) and np.array_equal(back.y, vs.y)
+
+
+def test_registry_covers_every_form_and_refuses_others():
+    assert tuple(FORMS) == ATTENTION_FORMS
+    assert golden_form(preset("tiny", attention="sa")) is FORMS["sa"]
+    with pytest.raises(ValueError) as err:
+        golden_form("softmax")
+    assert str(err.value) == ("attention: no golden model for 'softmax'; the forms are "
+                              "pssa, sa, involution, conv")
+
+
+def test_reader_and_registry_do_not_need_torch():
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import golden.forms, golden.vectors; golden.forms.golden_form('conv')")
+    subprocess.run([sys.executable, "-c", code], check=True)

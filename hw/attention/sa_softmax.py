@@ -1,4 +1,4 @@
-"""Softmax unit of the full-SA engine (S4): logits of a query against every pixel, their max,
+"""Full SA's softmax unit (S4): logits of a query against every pixel, their max,
 the sum of exponentials and its reciprocal (golden/fixed_forms.py, steps 2-3).
 
 A query pixel p starts once its whole frame is projected (every k_j is in the q/k ring) and a
@@ -21,13 +21,20 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigne
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.config import EXP_FRAC_BITS, EXP_STEPS
+from golden.config import EXP_FRAC_BITS, EXP_STEPS, sa_logit_bits
 from golden.fixed_forms import DELTA_MAX, EXP_TABLE
 
-from .geometry import EXP_BITS, RECIP_BITS, SA_SLOTS, Geometry, ceil_log2
-from .reciprocal import Reciprocal
-from .requant import Requantizer
-from .util import PixelCursor, dot_requantize, lanes, register
+from ..geometry import Geometry, ceil_log2
+from ..ports import read_port, write_port
+from .sa_reciprocal import RECIP_BITS, Reciprocal
+from ..requant import Requantizer
+from ..util import PixelCursor, dot_requantize, lanes, register
+from .qk import qk_members
+
+EXP_BITS = EXP_FRAC_BITS + 1               # e in 0..2^15, unsigned
+#: Query pixels the logit bank holds (the softmax unit may run this far ahead of the
+#: aggregation unit).
+SA_SLOTS = 2
 
 #: cycles from pass 1's last issue to pass 2's first: products, dot product, requantizer, write
 DRAIN_1 = 4 + Requantizer.LATENCY
@@ -57,26 +64,31 @@ def exp2_of(d):
     return table[d[:steps]] >> d[steps:]
 
 
-def sum_bits(geo: Geometry) -> int:
+def key_bits(cfg) -> int:
+    """Bits of a key index j within a frame."""
+    return max(1, ceil_log2(cfg.n_pixels))
+
+
+def bank_addr_bits(cfg) -> int:
+    """The logit bank: SA_SLOTS query pixels of 2^key_bits logits."""
+    return key_bits(cfg) + ceil_log2(SA_SLOTS)
+
+
+def sum_bits(cfg) -> int:
     """Width of S_p = sum_j e_pj <= N * 2^15."""
-    return EXP_FRAC_BITS + 1 + geo.key_bits
+    return EXP_FRAC_BITS + 1 + key_bits(cfg)
 
 
 class SoftmaxUnit(wiring.Component):
     def __init__(self, geo: Geometry):
         self.geo = geo
-        cfg, f, lb = geo.cfg, geo.cfg.fmt, geo.logit_bits
-        bank_addr = ceil_log2(geo.bank_words)
+        cfg, f = geo.cfg, geo.cfg.fmt
+        lb, bank_addr = sa_logit_bits(cfg), bank_addr_bits(cfg)
         super().__init__({
-            "avail": In(geo.count_bits),       # pixels projected
-            "agg_issued": In(geo.count_bits),  # pixels the aggregation unit has finished reading
-            "q_addr": Out(geo.addr_bits),
-            "q_data": In(cfg.d * f.data_bits),
-            "k_addr": Out(geo.addr_bits),
-            "k_data": In(cfg.d * f.data_bits),
+            **qk_members(geo),
             "m_t": In(f.mult_bits), "s_t": In(f.shift_bits),
-            "w_addr": Out(bank_addr), "w_data": Out(lb), "w_en": Out(1),   # logit bank write
-            "r_addr": Out(bank_addr), "r_data": In(lb),                     # logit bank read
+            "bank_w": write_port(bank_addr, lb),   # logit bank write
+            "bank_r": read_port(bank_addr, lb),    # logit bank read
             "maxes": Out(SA_SLOTS * lb),        # per bank slot: max_j t_pj
             "recips": Out(SA_SLOTS * RECIP_BITS),  # per bank slot: R_p
             "count": Out(geo.count_bits),      # pixels whose max and R_p are held
@@ -84,20 +96,20 @@ class SoftmaxUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        geo, cfg, f, lb = self.geo, self.geo.cfg, self.geo.cfg.fmt, self.geo.logit_bits
-        n, db = cfg.n_pixels, f.data_bits
+        geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
+        n, db, lb, kb = cfg.n_pixels, f.data_bits, sa_logit_bits(cfg), key_bits(cfg)
         cur = PixelCursor(geo, "smax")
         j = Signal(range(n))
         wait = Signal(range(DRAIN_1 + 1))
         slot = cur.pixel[:ceil_log2(SA_SLOTS)]
         key = (cur.pixel[:geo.addr_bits] - cur.pos + j)[:geo.addr_bits]  # pixel j of the frame
-        m.d.comb += [self.q_addr.eq(cur.pixel[:geo.addr_bits]), self.k_addr.eq(key),
-                     self.r_addr.eq(Cat(j[:geo.key_bits], slot))]
+        m.d.comb += [self.q.addr.eq(cur.pixel[:geo.addr_bits]), self.k.addr.eq(key),
+                     self.bank_r.addr.eq(Cat(j[:kb], slot))]
         start = (cur.window_ready(self.avail, n)
                  & (cur.ahead_of(self.agg_issued) < SA_SLOTS))
         issue1, issue2 = Signal(), Signal()
-        m.submodules.recip = recip = Reciprocal(sum_bits(geo))
-        total = Signal(sum_bits(geo))
+        m.submodules.recip = recip = Reciprocal(sum_bits(cfg))
+        total = Signal(sum_bits(cfg))
         mx = Signal(signed(lb))
         maxes = [Signal(signed(lb), name=f"max{s}") for s in range(SA_SLOTS)]
         recips = [Signal(RECIP_BITS, name=f"recip{s}") for s in range(SA_SLOTS)]
@@ -137,19 +149,19 @@ class SoftmaxUnit(wiring.Component):
 
         # pass 1: issue -> memory register -> products -> dot product -> requantizer -> bank
         s0 = register(m, {"valid": issue1, "j": j}, "p1s0")
-        s1 = register(m, {**s0, "q": self.q_data, "k": self.k_data}, "p1s1")
+        s1 = register(m, {**s0, "q": self.q.data, "k": self.k.data}, "p1s1")
         valid, out, result = dot_requantize(
             m, {"valid": s1["valid"], "j": s1["j"]},
             list(zip(lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))),
-            cfg.accumulator_bits()["logit <q, k>"], lb, f, self.m_t, self.s_t)
-        m.d.comb += [self.w_en.eq(valid), self.w_addr.eq(Cat(out["j"][:geo.key_bits], slot)),
-                     self.w_data.eq(result)]
+            cfg.accumulators.logit, lb, f, self.m_t, self.s_t)
+        m.d.comb += [self.bank_w.en.eq(valid), self.bank_w.addr.eq(Cat(out["j"][:kb], slot)),
+                     self.bank_w.data.eq(result)]
         with m.If(valid):
             m.d.sync += mx.eq(Mux((out["j"] == 0) | (result > mx), result, mx))
 
         # pass 2: issue -> bank read -> register -> delta -> e -> sum
         r0 = register(m, {"valid": issue2, "first": j == 0}, "p2s0")
-        r1 = register(m, {**r0, "t": self.r_data.as_signed()}, "p2s1")
+        r1 = register(m, {**r0, "t": self.bank_r.data.as_signed()}, "p2s1")
         delta = Signal(DELTA_BITS)
         m.d.sync += delta.eq(clamped_delta(mx, r1["t"]))
         r2 = register(m, {"valid": r1["valid"], "first": r1["first"]}, "p2s2")

@@ -12,9 +12,9 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.config import RECIP_SHIFT
+from golden.config import EXP_FRAC_BITS, RECIP_SHIFT
 
-from .geometry import RECIP_BITS
+RECIP_BITS = RECIP_SHIFT - EXP_FRAC_BITS + 1  # R = 2^31 // S <= 2^16, unsigned
 
 
 class Reciprocal(wiring.Component):

@@ -1,0 +1,64 @@
+"""PSSA's logit unit (S3): a_p(d) = RQ(<q_p, k_{p+d}>, m_a, s_a) for the nine d in Delta_L.
+
+One offset a cycle, without bubbles between pixels: the q ring answers q_p (its address stays
+on the pixel), the k ring answers k_{p+d}, D multipliers and an adder tree form the dot product,
+and a requantizer writes a(d) into the logit bank (``SLOTS`` pixels of ``BANK_ROW_BITS`` rows),
+where the aggregation unit reads it.  A neighbour outside the frame has k = 0, so its logit is 0.
+Pixel p starts once the q/k ring holds every pixel up to p + L*W + L (or the frame's end) and
+the bank slot is free (the aggregation unit has issued pixel p - SLOTS).
+
+    issue (q.addr, k.addr) -> register -> products -> dot product -> requantizer -> bank
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.config import SHIFT_TAPS
+
+from ..geometry import SLOTS, Geometry, ceil_log2
+from ..ports import write_port
+from ..util import DOT_DONE, PixelCursor, dot_requantize, lanes, register, row_sequencer
+from .qk import qk_members
+
+#: bits of a logit's row within its pixel's slot of the bank
+BANK_ROW_BITS = ceil_log2(SHIFT_TAPS)
+BANK_WORDS = SLOTS << BANK_ROW_BITS
+#: cycles from a pixel's start to the count showing it
+LOGIT_DONE = SHIFT_TAPS - 1 + DOT_DONE
+
+
+class LogitUnit(wiring.Component):
+    def __init__(self, geo: Geometry):
+        self.geo = geo
+        f = geo.cfg.fmt
+        super().__init__({
+            **qk_members(geo),
+            "m_a": In(f.mult_bits), "s_a": In(f.shift_bits),
+            "bank": write_port(ceil_log2(BANK_WORDS), f.data_bits),
+            "count": Out(geo.count_bits),      # pixels whose nine logits are in the bank
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
+        db = f.data_bits
+        cur = PixelCursor(geo, "logit")
+        start = (cur.window_ready(self.avail, cfg.shift * cfg.w + cfg.shift)
+                 & (cur.ahead_of(self.agg_issued) < SLOTS))
+        t, issue = row_sequencer(m, cur, SHIFT_TAPS, start)
+        slot, inside = cur.neighbour(cfg.shift_offsets, t)
+        m.d.comb += [self.q.addr.eq(cur.pixel[:geo.addr_bits]), self.k.addr.eq(slot)]
+        s0 = register(m, {"valid": issue, "t": t, "inside": inside,
+                          "bank": cur.pixel[:ceil_log2(SLOTS)]}, "s0")
+        s1 = register(m, {**s0, "q": self.q.data, "k": self.k.data}, "s1")  # memory outputs
+        valid, out, result = dot_requantize(
+            m, {"valid": s1["valid"], "t": s1["t"], "bank": s1["bank"]},
+            list(zip(lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))),
+            cfg.accumulators.logit, db, f, self.m_a, self.s_a, zero_unless=s1["inside"])
+        m.d.comb += [self.bank.en.eq(valid), self.bank.data.eq(result),
+                     self.bank.addr.eq(Cat(out["t"][:BANK_ROW_BITS], out["bank"]))]
+        with m.If(valid & (out["t"] == SHIFT_TAPS - 1)):
+            m.d.sync += self.count.eq(self.count + 1)
+        return m

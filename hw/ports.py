@@ -1,0 +1,46 @@
+"""Port signatures shared by the blocks: memory ports (``amaranth.lib.memory``) as seen from the
+unit that uses them, and scalar-register layouts.  Blocks are connected with ``wiring.connect``,
+which refuses a width mismatch at elaboration."""
+from __future__ import annotations
+
+from amaranth.lib import data
+from amaranth.lib.memory import ReadPort, WritePort
+from amaranth.lib.wiring import In
+
+from .geometry import Geometry, Region
+
+
+# ``amaranth.lib.memory`` states its port signatures from the memory's side (addr is an input):
+# the unit that uses a port holds it flipped, so both helpers return ``In(...)``.
+def read_port(addr_width: int, shape) -> In:
+    """A unit's read port of a memory (it drives addr, the memory answers data next cycle)."""
+    return In(ReadPort.Signature(addr_width=addr_width, shape=shape))
+
+
+def write_port(addr_width: int, shape, granularity=None) -> In:
+    """A unit's write port into a memory (it drives addr, data and en)."""
+    return In(WritePort.Signature(addr_width=addr_width, shape=shape, granularity=granularity))
+
+
+def region_read_port(r: Region) -> In:
+    """A read port of a parameter memory: one word of ``lanes`` values a read."""
+    return read_port(r.addr_bits, r.lanes * r.bits)
+
+
+def region_write_port(r: Region) -> In:
+    """The loader's write port of a parameter memory: one lane a write."""
+    return write_port(r.addr_bits, r.lanes * r.bits, granularity=r.bits)
+
+
+def scalar_layout(geo: Geometry, names) -> data.StructLayout:
+    """Scalar registers by name (multipliers ``mult_bits``, shifts ``shift_bits`` wide)."""
+    return data.StructLayout({name: geo.scalar_bits(name) for name in names})
+
+
+def add_memory(m, name: str, shape, depth: int):
+    """A memory of ``depth`` words, zero at start, as a submodule of ``m``."""
+    from amaranth.lib.memory import Memory
+
+    mem = Memory(shape=shape, depth=depth, init=[])
+    m.submodules[name] = mem
+    return mem
