@@ -50,7 +50,7 @@ def test_every_form_has_the_one_signature(form):
 def test_a_width_mismatch_is_refused_at_elaboration():
     """Blocks meet through memory-port signatures: a port one bit narrower than the memory is
     an error, not a truncation."""
-    class Reader(wiring.Component):  # noqa: the smallest unit with a read port
+    class Reader(wiring.Component):
         def __init__(self, width):
             super().__init__({"x": read_port(4, width)})
 
@@ -58,11 +58,12 @@ def test_a_width_mismatch_is_refused_at_elaboration():
             return Module()
 
     mem = Memory(shape=8, depth=16, init=[])
+    narrow, exact = Reader(7), Reader(8)
     with pytest.raises(wiring.ConnectionError, match=r"shape widths \(7 and 8\) do not match"):
-        wiring.connect(Module(), Reader(7).x, mem.read_port())
-    reader = Reader(8)
-    wiring.connect(Module(), reader.x, mem.read_port())
-    Fragment.get(reader, None)
+        wiring.connect(Module(), narrow.x, mem.read_port())
+    wiring.connect(Module(), exact.x, mem.read_port())
+    for reader in (narrow, exact):
+        Fragment.get(reader, None)
 
 
 def test_unknown_form_refused_by_name():
