@@ -62,7 +62,7 @@ def test_a_width_mismatch_is_refused_at_elaboration():
     with pytest.raises(wiring.ConnectionError, match=r"shape widths \(7 and 8\) do not match"):
         wiring.connect(Module(), narrow.x, mem.read_port())
     wiring.connect(Module(), exact.x, mem.read_port())
-    for reader in (narrow, exact):
+    for reader in (narrow, exact, mem):
         Fragment.get(reader, None)
 
 
