@@ -59,11 +59,12 @@ def test_a_width_mismatch_is_refused_at_elaboration():
 
     mem = Memory(shape=8, depth=16, init=[])
     narrow, exact = Reader(7), Reader(8)
+    m = Module()
     with pytest.raises(wiring.ConnectionError, match=r"shape widths \(7 and 8\) do not match"):
-        wiring.connect(Module(), narrow.x, mem.read_port())
-    wiring.connect(Module(), exact.x, mem.read_port())
-    for reader in (narrow, exact, mem):
-        Fragment.get(reader, None)
+        wiring.connect(m, narrow.x, mem.read_port())
+    wiring.connect(m, exact.x, mem.read_port())
+    m.submodules += [narrow, exact, mem]
+    Fragment.get(m, None)
 
 
 def test_unknown_form_refused_by_name():
