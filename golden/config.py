@@ -21,6 +21,12 @@ SHIFT_GRID = tuple((a, b) for a in (-1, 0, 1) for b in (-1, 0, 1))
 #: Number of offsets in Delta_L: logits a pixel, terms of PSSA's aggregation sum.
 SHIFT_TAPS = len(SHIFT_GRID)
 
+#: Where the MAC array's weights live: on chip (loaded through the parameter stream), or in
+#: external memory, fetched tile by tile over AXI4 (docs/external-memory.md).
+WEIGHT_PLACES = ("onchip", "external")
+AXI_DATA_BITS = (32, 64, 128, 256, 512, 1024)
+AXI_BOUNDARY = 4096  # an AXI4 burst never crosses a 4 KB boundary
+
 #: Largest width the golden model's int64 arithmetic (and the requantizer) may need.
 MAX_REQUANT_BITS = 63
 
@@ -124,6 +130,11 @@ class XvConfig:
 
     ``simd`` input-channel lanes times ``pe`` output-channel lanes form the MAC array (FINN's
     SIMD x PE).  The layer is stride 1 with zero padding, so the output grid equals the input grid.
+
+    ``weights``: "onchip" keeps every weight in block RAM; "external" fetches the MAC array's
+    weights from external memory over an AXI4 read port (``axi_bits`` wide, bursts of
+    ``burst_beats``), ``co_tile`` output channels at a time (0: all of C_out), the frame's x
+    and z held on chip for reuse across tiles.
     """
 
     h: int
@@ -139,6 +150,10 @@ class XvConfig:
     simd: int = 1
     pe: int = 1
     fmt: FixedPointFormat = field(default_factory=FixedPointFormat)
+    weights: str = "onchip"
+    co_tile: int = 0
+    axi_bits: int = 64
+    burst_beats: int = 16
     name: str = "custom"
 
     def __post_init__(self) -> None:
@@ -148,7 +163,7 @@ class XvConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field that makes this configuration invalid."""
         for name in ("h", "w", "c_in", "c_out", "d", "k", "shift", "simd", "pe",
-                     "group_channels", "reduction"):
+                     "group_channels", "reduction", "axi_bits", "burst_beats"):
             value = getattr(self, name)
             _require(isinstance(value, int) and not isinstance(value, bool), name,
                      f"must be an integer, got {value!r}")
@@ -171,7 +186,28 @@ class XvConfig:
         _require(self.c_out % self.pe == 0, "pe",
                  f"c_out={self.c_out} is not divisible by pe={self.pe}")
         self.fmt.validate()
+        self._validate_weights()
         self._validate_widths()
+
+    def _validate_weights(self) -> None:
+        _require(self.weights in WEIGHT_PLACES, "weights",
+                 f"must be one of {WEIGHT_PLACES}, got {self.weights!r}")
+        _require(isinstance(self.co_tile, int) and self.co_tile >= 0, "co_tile",
+                 f"must be an integer >= 0 (0: all output channels), got {self.co_tile!r}")
+        tile = self.tile_co
+        _require(self.c_out % tile == 0 and tile % self.pe == 0, "co_tile",
+                 f"a tile of {tile} output channels must divide c_out={self.c_out} and be a "
+                 f"multiple of pe={self.pe}")
+        _require(self.weights == "external" or tile == self.c_out, "co_tile",
+                 f"output-channel tiles need weights='external' (on-chip weights are one tile), "
+                 f"got co_tile={self.co_tile}")
+        _require(self.axi_bits in AXI_DATA_BITS, "axi_bits",
+                 f"AXI4 data width must be one of {AXI_DATA_BITS}, got {self.axi_bits}")
+        burst = self.burst_beats * self.axi_bits // 8
+        _require(1 <= self.burst_beats <= 256 and AXI_BOUNDARY % burst == 0, "burst_beats",
+                 f"a burst of {self.burst_beats} x {self.axi_bits // 8} bytes = {burst} bytes "
+                 f"would cross a {AXI_BOUNDARY}-byte boundary (AXI4 allows 1..256 beats and "
+                 f"no burst across 4 KB: use a power of two whose bytes divide 4096)")
 
     def _validate_widths(self) -> None:
         f = self.fmt
@@ -218,6 +254,19 @@ class XvConfig:
     def groups(self) -> int:
         """Involution groups G = C / group_channels (S5)."""
         return max(1, self.c_in // self.group_channels)
+
+    @property
+    def tile_co(self) -> int:
+        """Output channels a tile (all of C_out unless ``co_tile`` says otherwise)."""
+        return self.co_tile or self.c_out
+
+    @property
+    def tiles(self) -> int:
+        return self.c_out // self.tile_co
+
+    @property
+    def external_weights(self) -> bool:
+        return self.weights == "external"
 
     @property
     def has_attention(self) -> bool:
@@ -297,10 +346,13 @@ class XvConfig:
         f = self.fmt
         form = (f"attention=involution (G={self.groups}, r={self.reduction})"
                 if self.attention == "involution" else f"attention={self.attention}")
+        weights = (f"weights in external memory ({self.tiles} tiles of {self.tile_co} output "
+                   f"channels, AXI4 {self.axi_bits}-bit, {self.burst_beats}-beat bursts)"
+                   if self.external_weights else "weights on chip")
         return (f"{self.name}: {self.h}x{self.w}, C_in={self.c_in}, C_out={self.c_out}, "
                 f"D={self.d}, K={self.k}, L={self.shift}, {form}, "
                 f"SIMD={self.simd} x PE={self.pe}, int{f.data_bits} data / int{f.weight_bits} "
-                f"weights / {f.acc_bits}-bit accumulators")
+                f"weights / {f.acc_bits}-bit accumulators, {weights}")
 
 
 def default_d(c_in: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from .config import ATTENTION_FORMS, PRESETS, XvConfig, preset
+from .config import ATTENTION_FORMS, PRESETS, WEIGHT_PLACES, XvConfig, preset
 
 #: option name -> (config field, help)
 FIELDS = {
@@ -21,6 +21,9 @@ FIELDS = {
     "data-bits": ("data_bits", "activation width"), "weight-bits": ("weight_bits", "weight width"),
     "acc-bits": ("acc_bits", "accumulator width"),
     "mult-bits": ("mult_bits", "requantization multiplier width"),
+    "co-tile": ("co_tile", "output channels a tile with --weights external (0: all)"),
+    "axi-bits": ("axi_bits", "AXI4 data width of the weight port (--weights external)"),
+    "burst-beats": ("burst_beats", "beats an AXI4 burst (--weights external)"),
 }
 
 
@@ -29,6 +32,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, default: str = "tiny")
     group.add_argument("--workload", default=default, choices=sorted(PRESETS),
                        help=f"reference workload to start from (default {default})")
     group.add_argument("--attention", choices=ATTENTION_FORMS, help="attention form")
+    group.add_argument("--weights", choices=WEIGHT_PLACES,
+                       help="where the MAC array's weights live (default onchip)")
     for option, (_, text) in FIELDS.items():
         group.add_argument(f"--{option}", type=int, metavar="N", help=f"override: {text}")
 
@@ -38,6 +43,7 @@ def config_from_args(args: argparse.Namespace) -> XvConfig:
     overrides = {field: getattr(args, option.replace("-", "_"))
                  for option, (field, _) in FIELDS.items()
                  if getattr(args, option.replace("-", "_")) is not None}
-    if args.attention is not None:
-        overrides["attention"] = args.attention
+    for name in ("attention", "weights"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     return preset(args.workload, **overrides)

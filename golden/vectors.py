@@ -27,6 +27,8 @@ from .fixed import INT, OutputStage
 from .forms import golden_form
 
 FORMAT = "xvolution-vectors"
+#: the external-memory weight image (golden/memory_image.py), with weights="external"
+WEIGHT_IMAGE = "weights.bin"
 VERSION = 1
 
 
@@ -104,6 +106,11 @@ def write_vectors(vs: VectorSet, out: Path) -> Path:
         path.write_text(to_hex_lines(arrays[name], bits))
         files[path.name] = {"sha256": _sha256(path), "shape": list(arrays[name].shape),
                             "bits": bits}
+    if vs.cfg.external_weights:  # what the engine fetches from external memory
+        from .memory_image import weight_image
+
+        (out / WEIGHT_IMAGE).write_bytes(weight_image(vs.cfg, vs.layer))
+        files[WEIGHT_IMAGE] = {"sha256": _sha256(out / WEIGHT_IMAGE)}
     manifest = {
         "format": FORMAT, "version": VERSION, "config": vs.cfg.to_dict(), "frames": vs.frames,
         "seed": vs.seed, "source": vs.source,

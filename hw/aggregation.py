@@ -91,7 +91,8 @@ class WindowAggregation(wiring.Component):
         bank = cur.pixel[:ceil_log2(SLOTS)]
         chunk_end = Signal()
         row = self._group_row(m, ci, chunk_end) + t if self.grouped else t
-        start = (cur.behind(self.logit_count) != 0) & (cur.ahead_of(self.mac_count) < SLOTS)
+        start = ((cur.behind(self.logit_count) != 0)
+                 & (cur.ahead_of(self.mac_count) < geo.z_slots))
         issue = Mux((t == 0) & (ci == 0), start, 1)
         pixel_done = issue & (t == last_t) & (ci == geo.ci_chunks - 1)
         m.d.comb += chunk_end.eq(issue & (t == last_t))
@@ -104,7 +105,9 @@ class WindowAggregation(wiring.Component):
         m.d.comb += [self.issued.eq(cur.pixel), self.x.addr.eq(Cat(ci[:geo.chunk_bits], slot)),
                      self.a.addr.eq(Cat(row[:self.bank_row_bits], bank))]
 
-        s0 = register(m, {"valid": issue, "t": t, "ci": ci, "inside": inside, "bank": bank}, "s0")
+        zslot = bank if geo.z_slots == SLOTS else cur.pixel[:geo.z_slot_bits]
+        s0 = register(m, {"valid": issue, "t": t, "ci": ci, "inside": inside, "bank": bank,
+                          **({} if zslot is bank else {"zslot": zslot})}, "s0")
         s1 = register(m, {**s0, "a": self.a.data, "x": self.x.data}, "s1")  # memory outputs
         prods = [Signal(signed(2 * db), name=f"ax{s}") for s in range(simd)]
         a = s1["a"].as_signed()
@@ -115,7 +118,7 @@ class WindowAggregation(wiring.Component):
         with m.If(s2["valid"]):
             m.d.sync += [za.eq(p + Mux(s2["t"] == 0, 0, za)) for za, p in zip(z_acc, prods)]
         s3 = register(m, {"valid": s2["valid"] & (s2["t"] == last_t), "ci": s2["ci"],
-                          "slot": s2["bank"]}, "s3")
+                          "slot": s2.get("zslot", s2["bank"])}, "s3")
         requantize_into_z(m, self, s3, z_acc, cfg.accumulators.aggregation, self.m_z,
                           self.s_z, f.mult_bits, f.shift_bits)
         return m

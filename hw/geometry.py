@@ -91,8 +91,9 @@ class Geometry:
     @property
     def hold(self) -> int:
         """Pixels behind the MAC array's pixel that must stay in the ring (the form says: its
-        window's reach, or a whole frame)."""
-        return self.form.hold(self)
+        window's reach, or a whole frame); with several output-channel tiles, the frame (every
+        tile reads it again)."""
+        return max(self.form.hold(self), self.cfg.n_pixels if self.tiled else 0)
 
     @property
     def depth(self) -> int:
@@ -119,8 +120,18 @@ class Geometry:
         return self.depth << self.chunk_bits
 
     @property
+    def z_slots(self) -> int:
+        """Pixels the z buffer holds: SLOTS, or with several tiles the frame and SLOTS more (every
+        tile reads z again; the attention units run ahead into the next frame)."""
+        return 1 << ceil_log2(self.cfg.n_pixels + SLOTS) if self.tiled else SLOTS
+
+    @property
+    def z_slot_bits(self) -> int:
+        return ceil_log2(self.z_slots)
+
+    @property
     def z_words(self) -> int:
-        return SLOTS << self.chunk_bits
+        return self.z_slots << self.chunk_bits
 
     @property
     def count_bits(self) -> int:
@@ -157,6 +168,56 @@ class Geometry:
     def mac_cycles_per_pixel(self) -> int:
         return self.cfg.taps * self.ci_chunks * self.co_groups
 
+    # ---------------------------------------------------------------- external weights
+    @property
+    def tiled(self) -> bool:
+        """Several output-channel tiles: the MAC array passes over each frame once a tile."""
+        return self.cfg.tiles > 1
+
+    @property
+    def tile_groups(self) -> int:
+        """Output groups (PE channels each) a tile."""
+        return self.cfg.tile_co // self.cfg.pe
+
+    @property
+    def tile_words(self) -> int:
+        """MAC-array weight words a tile: (output group, tap, input chunk)."""
+        return self.tile_groups * self.cfg.taps * self.ci_chunks
+
+    @property
+    def weight_word_bits(self) -> int:
+        return self.cfg.pe * self.cfg.simd * self.cfg.fmt.weight_bits
+
+    @property
+    def beats_per_word(self) -> int:
+        """AXI4 data beats a weight word takes (zero-padded)."""
+        return -(-self.weight_word_bits // self.cfg.axi_bits)
+
+    @property
+    def burst_bytes(self) -> int:
+        return self.cfg.burst_beats * self.cfg.axi_bits // 8
+
+    @property
+    def bursts_per_tile(self) -> int:
+        """A tile is read as whole bursts (the image pads it, docs/external-memory.md)."""
+        beats = self.tile_words * self.beats_per_word
+        return -(-beats // self.cfg.burst_beats)
+
+    @property
+    def tile_bytes(self) -> int:
+        return self.bursts_per_tile * self.burst_bytes
+
+    @property
+    def tiles_bytes_per_frame(self) -> int:
+        """External memory read a frame: every tile once (the weights are reused over the
+        frame's pixels, not across frames)."""
+        return self.cfg.tiles * self.tile_bytes
+
+    @property
+    def tile_buffer_words(self) -> int:
+        """The double-buffered tile memory: two tiles."""
+        return 2 * self.tile_words
+
     # ---------------------------------------------------------------- widths
     @property
     def acc_bits(self) -> int:
@@ -183,8 +244,9 @@ class Geometry:
     def regions(self) -> tuple[Region, ...]:
         """The parameter stream, in order: each memory's image, word by word, lane by lane.
 
-        - ``w_mac``: for og in C_out/PE, tap t in 0..taps-1 (t = K^2 is W'_v when the form has
-          a z tap), ci in C_in/SIMD: one word of PE x SIMD weights,
+        - ``w_mac`` (on-chip weights only; external weights are fetched, docs/external-memory.md):
+          for og in C_out/PE, tap t in 0..taps-1 (t = K^2 is W'_v when the form has a z tap),
+          ci in C_in/SIMD: one word of PE x SIMD weights,
           lane pe*SIMD + s = W[og*PE + pe][ci*SIMD + s].
         - the form's own memories (``EngineForm.regions``, documented there);
         - ``m_c``, ``m_v`` (forms with a z tap), ``bias``: per output group og, PE lanes.
@@ -193,9 +255,11 @@ class Geometry:
         cfg, f = self.cfg, self.cfg.fmt
         per_group = (("m_c", f.mult_bits),) + ((("m_v", f.mult_bits),) if cfg.has_attention
                                               else ()) + (("bias", cfg.requant_bits),)
-        return (
+        w_mac = () if cfg.external_weights else (
             Region("w_mac", self.co_groups * cfg.taps * self.ci_chunks, cfg.pe * cfg.simd,
-                   f.weight_bits),
+                   f.weight_bits),)
+        return (
+            *w_mac,
             *self.form.regions(self),
             *(Region(name, self.co_groups, cfg.pe, bits) for name, bits in per_group),
             Region("scalars", len(self.scalar_order), 1, max(f.mult_bits, f.shift_bits)),
@@ -216,9 +280,27 @@ class Geometry:
     # ---------------------------------------------------------------- storage
     def buffer_bits(self) -> dict[str, int]:
         """On-chip storage of the engine in bits, by memory."""
+        cfg = self.cfg
         out = {r.name: r.words * r.bits for r in self.regions}
+        if cfg.external_weights:
+            out["weight tiles"] = self.tile_buffer_words * self.weight_word_bits
         out["x ring"] = self.x_words * self.in_bits
         if self.cfg.has_attention:
             out["z buffer"] = self.z_words * self.in_bits
         out.update(self.form.buffers(self))
         return out
+
+
+def choose_weights(cfg: XvConfig, capacity_bits: int, fill: float = 0.85) -> XvConfig | None:
+    """The configuration with its weights placed by the memory budget: on chip when the
+    engine's memories fit ``fill`` of ``capacity_bits``, else in external memory with the
+    largest output-channel tile that fits; None when nothing fits (the frame alone is too
+    big).  ``fill`` leaves room for block RAM that a memory's shape wastes."""
+    budget = fill * capacity_bits
+    candidates = [cfg.replace(weights="onchip", co_tile=0)] + [
+        cfg.replace(weights="external", co_tile=tile)
+        for tile in range(cfg.c_out, 0, -cfg.pe) if cfg.c_out % tile == 0]
+    for candidate in candidates:
+        if sum(Geometry(candidate).buffer_bits().values()) <= budget:
+            return candidate
+    return None

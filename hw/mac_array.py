@@ -16,8 +16,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .geometry import SLOTS, Geometry, ceil_log2
+from .geometry import Geometry, ceil_log2
 from .ports import read_port, region_read_port
+from .weight_fetch import TILE_COUNT_BITS
 from .util import PixelCursor, lanes, register, wrap_inc
 
 
@@ -40,10 +41,14 @@ class MacArray(wiring.Component):
             "sent": In(1),                    # the output stage handed a group on
             "x": read_port(ceil_log2(geo.x_words), geo.in_bits),
             "z": read_port(ceil_log2(geo.z_words), geo.in_bits),
-            "w": region_read_port(geo.region("w_mac")),
+            "w": (read_port(ceil_log2(geo.tile_buffer_words), geo.weight_word_bits)
+                  if geo.cfg.external_weights else region_read_port(geo.region("w_mac"))),
             "result": Out(result_signature(geo)),
             "count": Out(geo.count_bits),     # pixels whose reads are all issued
             "busy": Out(1),                   # the array multiplies this cycle
+            # external weights: tiles the fetcher has loaded, tiles this array has finished
+            **({"tiles_loaded": In(TILE_COUNT_BITS), "tile_count": Out(TILE_COUNT_BITS)}
+               if geo.cfg.external_weights else {}),
         })
 
     def elaborate(self, platform):
@@ -51,7 +56,8 @@ class MacArray(wiring.Component):
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
         kk, pe, simd = cfg.k * cfg.k, cfg.pe, cfg.simd
         cur = PixelCursor(geo, "mac")
-        og = Signal(range(geo.co_groups))
+        groups = geo.tile_groups  # output groups a pass over the frame (all, without tiles)
+        og = Signal(range(groups))
         t = Signal(range(cfg.taps))
         ci = Signal(range(geo.ci_chunks))
         has_z = cfg.has_attention
@@ -62,30 +68,36 @@ class MacArray(wiring.Component):
         pixel_start = (og == 0) & (t == 0) & (ci == 0)
         group_start = (t == 0) & (ci == 0)
         window_ok = cur.window_ready(self.avail, geo.reach) & (cur.behind(self.agg_count) != 0)
+        if cfg.external_weights:  # and the tile's weights are in their buffer
+            window_ok &= (self.tiles_loaded - self.tile_count)[:TILE_COUNT_BITS] != 0
         issue = (~pixel_start | window_ok) & (~group_start | (outstanding < self.credits))
         m.d.comb += [
             self.busy.eq(issue),
             self.x.addr.eq(Cat(ci[:geo.chunk_bits], slot)),
-            self.z.addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:ceil_log2(SLOTS)])),
-            self.count.eq(cur.pixel),
+            self.z.addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:geo.z_slot_bits])),
         ]
         taken = issue & group_start
         m.d.sync += outstanding.eq(outstanding + taken - self.sent)
+        pixel_end = (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1) & (og == groups - 1)
         with m.If(issue):
-            m.d.sync += [self.w.addr.eq(wrap_inc(self.w.addr, geo.co_groups * cfg.taps
-                                                 * geo.ci_chunks - 1)),
-                         ci.eq(wrap_inc(ci, geo.ci_chunks - 1))]
+            m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
             with m.If(ci == geo.ci_chunks - 1):
                 m.d.sync += t.eq(wrap_inc(t, cfg.taps - 1))
                 with m.If(t == cfg.taps - 1):
-                    m.d.sync += og.eq(wrap_inc(og, geo.co_groups - 1))
-                    with m.If(og == geo.co_groups - 1):  # the pixel's reads are all issued
+                    m.d.sync += og.eq(wrap_inc(og, groups - 1))
+                    with m.If(og == groups - 1):  # the pixel's reads are all issued
                         cur.step(m)
+        group = self._tiles(m, cur, issue & pixel_end, og) if cfg.external_weights else og
+        if not cfg.external_weights:
+            m.d.comb += self.count.eq(cur.pixel)
+            with m.If(issue):  # the weights are read in address order, one pixel a pass
+                m.d.sync += self.w.addr.eq(wrap_inc(self.w.addr, geo.co_groups * cfg.taps
+                                                    * geo.ci_chunks - 1))
 
         # ---------------------------------------------------------------- pipeline
         tags = {"valid": issue, "z": (t == kk) if has_z else Const(0, 1), "inside": inside,
                 "first": (ci == 0) & ((t == 0) | (t == kk)),
-                "last": (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1), "group": og}
+                "last": (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1), "group": group}
         s0 = register(m, tags, "s0")
         # the memories answer now; their outputs are registered before any logic
         s1 = register(m, {**s0, "x": self.x.data, "zv": self.z.data, "w": self.w.data}, "s1")
@@ -128,4 +140,32 @@ class MacArray(wiring.Component):
                              res.acc_a.eq(Cat(*(Const(a, signed(f.acc_bits)) if isinstance(a, int)
                                                 else a[:f.acc_bits] for a in final_a)))]
         return m
+
+    def _tiles(self, m, cur, pixel_end, og):
+        """External weights: the passes over a frame, one an output-channel tile.  The weight
+        address runs over the tile's words once a pixel, in the buffer of the tile (tile n in
+        buffer n mod 2); after the frame's last pixel the tile advances and, before the last
+        tile, the cursor goes back to the frame's first pixel.  The pixels the array is done
+        with (``count``: they free ring and z slots) are those before the frame until its last
+        tile.  Returns the output group (tile base + og) for the results."""
+        geo, cfg = self.geo, self.geo.cfg
+        tile = Signal(range(cfg.tiles))
+        base = Signal(range(geo.co_groups), name="group_base")
+        w_base = Signal(range(geo.tile_buffer_words), name="w_base")
+        last_tile = tile == cfg.tiles - 1
+        tile_end = pixel_end & (cur.pos == cfg.n_pixels - 1)
+        other = Mux(w_base == 0, geo.tile_words, 0)
+        with m.If(pixel_end):
+            m.d.sync += self.w.addr.eq(Mux(tile_end, other, w_base))
+        with m.Elif(self.busy):
+            m.d.sync += self.w.addr.eq(self.w.addr + 1)
+        with m.If(tile_end):
+            m.d.sync += [w_base.eq(other), tile.eq(wrap_inc(tile, cfg.tiles - 1)),
+                         base.eq(Mux(last_tile, 0, base + geo.tile_groups)),
+                         self.tile_count.eq(self.tile_count + 1)]
+            with m.If(~last_tile):  # the next tile reads the frame again
+                m.d.sync += cur.pixel.eq(cur.pixel + 1 - cfg.n_pixels)
+        m.d.comb += self.count.eq(Mux(last_tile, cur.pixel, cur.pixel - cur.pos) if geo.tiled
+                                  else cur.pixel)
+        return base + og
 

@@ -71,20 +71,30 @@ class OutputStage(wiring.Component):
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=geo.out_bits, depth=self.credits)
         m.d.comb += [fifo.w_data.eq(Cat(*results)), fifo.w_en.eq(push)]
 
-        og = Signal(range(geo.co_groups))
+        # with output-channel tiles the frame comes out once a tile (docs/external-memory.md):
+        # a row is W pixels x the tile's groups, tuser marks the frame's first beat only
+        groups = geo.tile_groups
+        og = Signal(range(groups))
         cur = PixelCursor(geo, "out")  # the output pixel: marks tuser and tlast
         col, row = cur.col, cur.row
+        first = (og == 0) & (col == 0) & (row == 0)
+        if geo.tiled:
+            tile = Signal(range(cfg.tiles))
+            first &= tile == 0
         fire = self.o.valid & self.o.ready
         m.d.comb += [
             self.o.valid.eq(fifo.r_rdy),
             self.o.p.data.eq(fifo.r_data),
-            self.o.p.first.eq((og == 0) & (col == 0) & (row == 0)),
-            self.o.p.last.eq((og == geo.co_groups - 1) & (col == cfg.w - 1)),
+            self.o.p.first.eq(first),
+            self.o.p.last.eq((og == groups - 1) & (col == cfg.w - 1)),
             fifo.r_en.eq(self.o.ready),
             self.sent.eq(fire),
         ]
         with m.If(fire):
-            m.d.sync += og.eq(wrap_inc(og, geo.co_groups - 1))
-            with m.If(og == geo.co_groups - 1):
+            m.d.sync += og.eq(wrap_inc(og, groups - 1))
+            with m.If(og == groups - 1):
                 cur.step(m)
+                if geo.tiled:
+                    with m.If(cur.pos == cfg.n_pixels - 1):
+                        m.d.sync += tile.eq(wrap_inc(tile, cfg.tiles - 1))
         return m

@@ -31,6 +31,7 @@ from .mac_array import MacArray
 from .output_stage import OutputStage
 from .param_loader import ParamLoader
 from .ports import add_memory
+from .weight_fetch import ADDR_BITS, WeightFetch, axi_read_signature
 
 #: Result groups the output FIFO holds (credits of the MAC array).
 OUTPUT_CREDITS = 4
@@ -54,7 +55,17 @@ class XvolutionEngine(wiring.Component):
             "param_error": Out(1),    # sticky: the parameter stream's tlast was misplaced
             "frame_error": Out(1),    # sticky: an input beat's tuser/tlast was misplaced
             "mac_busy": Out(1),       # the MAC array multiplies this cycle (for utilization)
+            **(self._external_ports(geo) if geo.cfg.external_weights else {}),
         })
+
+    @staticmethod
+    def _external_ports(geo) -> dict:
+        """External weights: an AXI4 read master (``m_axi_*``, the AXI4 names), the weights'
+        base address (a run-time input) and a sticky error."""
+        ports = {f"m_axi_{name}": member for name, member in
+                 axi_read_signature(geo.cfg.axi_bits).members.items()}
+        return {**ports, "weights_base": In(ADDR_BITS),
+                "mem_error": Out(1)}  # sticky: an error response or a misaligned base
 
     def elaborate(self, platform):
         m = Module()
@@ -75,7 +86,10 @@ class XvolutionEngine(wiring.Component):
             wiring.connect(m, getattr(att.params, r.name), params[r.name].read_port())
         for name in out.param_names:
             wiring.connect(m, getattr(out, name), params[name].read_port())
-        wiring.connect(m, mac.w, params["w_mac"].read_port())
+        if geo.cfg.external_weights:
+            self._weight_tiles(m, loader, mac)
+        else:
+            wiring.connect(m, mac.w, params["w_mac"].read_port())
         m.d.comb += [att.scalars.eq(loader.scalars), out.s_out.eq(loader.s_out)]
 
         # pixel path: the x ring (input writes; attention and MAC array read) and the z buffer
@@ -97,6 +111,23 @@ class XvolutionEngine(wiring.Component):
             self.mac_busy.eq(mac.busy),
         ]
         return m
+
+    def _weight_tiles(self, m, loader, mac):
+        """The fetcher fills the double-buffered tile memory the MAC array reads."""
+        geo = self.geo
+        m.submodules.fetch = fetch = WeightFetch(geo)
+        tiles = add_memory(m, "weight_tiles", unsigned(geo.weight_word_bits),
+                           geo.tile_buffer_words)
+        wiring.connect(m, fetch.tiles, tiles.write_port())
+        wiring.connect(m, mac.w, tiles.read_port())
+        for name in fetch.axi.signature.members:
+            port = getattr(self, f"m_axi_{name}")
+            channel = getattr(fetch.axi, name)
+            m.d.comb += (port.eq(channel) if fetch.axi.signature.members[name].flow == Out
+                         else channel.eq(port))
+        m.d.comb += [fetch.base.eq(self.weights_base), fetch.enable.eq(loader.loaded),
+                     self.mem_error.eq(fetch.error),
+                     fetch.mac_tiles.eq(mac.tile_count), mac.tiles_loaded.eq(fetch.loaded)]
 
     def _axi_ports(self, m, loader, inp, out):
         """The AXI4-Stream names of the top level onto the blocks' streams."""

@@ -57,13 +57,15 @@ class Row:
 def memory_misfit(cfg) -> SynthResult | None:
     """A plain 'does not fit' when the engine's memories exceed the ECP5-85F's block RAM
     (208 x 18 kbit) before any synthesis is tried."""
-    bits = sum(Geometry(cfg).buffer_bits().values())
+    buffers = Geometry(cfg).buffer_bits()
+    bits = sum(buffers.values())
     capacity = TARGETS[ECP5][-1]["BRAM"] * 18 * 1024
     if bits <= capacity:
         return None
+    weights = buffers.get("w_mac", 0) + buffers.get("weight tiles", 0)
     return SynthResult(ECP5, 0, 0, 0, 0, False, None,
                        f"does not fit: {bits / 2**20:.1f} Mbit of on-chip memory "
-                       f"(weights {Geometry(cfg).buffer_bits()['w_mac'] / 2**20:.1f} Mbit) > "
+                       f"(weights {weights / 2**20:.1f} Mbit) > "
                        f"{capacity / 2**20:.1f} Mbit of block RAM", 0.0)
 
 

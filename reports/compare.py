@@ -25,9 +25,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from golden.config import SWEEP_SHIFTS, SWEEP_SIZES, preset, sweep
-from hw.geometry import Geometry
+from hw.geometry import Geometry, choose_weights
 from hw.attention.sa_softmax import SPAN_EXTRA
-from sim.cycle_model import predict
+from sim.cycle_model import MemoryTiming, predict, weight_bandwidth
 
 from .bench import memory_misfit
 from .synth import TARGETS, SynthResult, relative_workdir, synthesize
@@ -40,6 +40,13 @@ FORMS = (BASELINE, "pssa", "involution", "sa")
 PARALLEL = (4, 4)
 PLACED = (7, 14)
 SYNTHESIZED = (28, 56)
+#: the paper's layers (the ResNet stages), weights placed by the memory budget
+#: (``hw.geometry.choose_weights``): on chip where they fit, else tiles from external memory
+LARGE = {"stage3": 14, "stage2": 28}
+#: large points placed and routed (the rest of stage3 is synthesized, stage2 is modelled):
+#: a C = 256 design takes Yosys and nextpnr several minutes each on two cores
+LARGE_PLACED = {("stage3", "pssa")}
+LARGE_SYNTHESIZED = {("stage3", form) for form in ("conv", "involution", "sa")}
 SIMULATED = (7, 14)
 ERROR_SIZES = (7, 14, 28)
 FRAMES = 2  # cycles per frame from two frames back to back (the steady state)
@@ -62,29 +69,53 @@ class Point:
     rtl_cycles: int | None = None
     model_cycles_1: int | None = None
     synth: dict | None = None
+    weights: str = "on chip"
+    external_bytes: int = 0       # read from external memory a frame
+    bandwidth: float = 0.0        # bits a cycle the weight fetch needs to keep the MAC array busy
+    fits: bool = True
 
     @property
     def n(self) -> int:
         return self.size * self.size
 
 
+def block_ram_bits() -> int:
+    return TARGETS[ECP5][-1]["BRAM"] * 18 * 1024
+
+
 def config(form: str, size: int, shift: int, workload: str = "sweep"):
+    """The engine of a point; the large workloads with their weights placed by the budget
+    (the on-chip configuration when nothing fits: it is reported as not fitting)."""
     simd, pe = PARALLEL
-    if workload == "stage3":
-        return preset("stage3", attention=form, simd=simd, pe=pe)
+    if workload in LARGE:
+        cfg = preset(workload, attention=form, simd=simd, pe=pe)
+        return choose_weights(cfg, block_ram_bits()) or cfg
     return sweep(size, shift, attention=form, simd=simd, pe=pe)
+
+
+def refetch_bytes(cfg) -> int:
+    """What a frame-wide attention would read from external memory a frame if its frame
+    stayed off chip: every query re-reads every pixel's key (D values) and x (C_in values)."""
+    return cfg.n_pixels ** 2 * (cfg.d + cfg.c_in) * cfg.fmt.data_bits // 8
 
 
 def model_point(form: str, size: int, shift: int, workload: str = "sweep") -> Point:
     cfg = config(form, size, shift, workload)
     geo = Geometry(cfg)
     bits = geo.buffer_bits()
-    weights = sum(bits[r.name] for r in geo.regions)
+    weights = sum(bits[r.name] for r in geo.regions) + bits.get("weight tiles", 0)
     two, one = predict(cfg, FRAMES), predict(cfg, 1)
+    fits = sum(bits.values()) <= block_ram_bits()
+    external = geo.tiles_bytes_per_frame if cfg.external_weights else 0
+    if not fits and geo.hold >= cfg.n_pixels:  # the frame itself is what does not fit
+        external += refetch_bytes(cfg)
     return Point(form=form, size=size, shift=shift, workload=workload,
                  memory_bits=sum(bits.values()), weight_bits=weights,
                  cycles_per_frame=two.cycles_per_frame, first_output=one.first_output,
-                 bottleneck=two.bottleneck, model_cycles_1=one.cycles)
+                 bottleneck=two.bottleneck, model_cycles_1=one.cycles,
+                 weights=("on chip" if not cfg.external_weights else
+                          f"external, {cfg.tiles} x {cfg.tile_co} ch"),
+                 external_bytes=external, bandwidth=weight_bandwidth(geo), fits=fits)
 
 
 def points() -> list[Point]:
@@ -93,7 +124,8 @@ def points() -> list[Point]:
         for form in FORMS:
             for shift in (SWEEP_SHIFTS if form == "pssa" else SWEEP_SHIFTS[:1]):
                 out.append(model_point(form, size, shift))
-    out += [model_point(form, 14, 1, "stage3") for form in FORMS]
+    out += [model_point(form, size, 1, workload) for workload, size in LARGE.items()
+            for form in FORMS]
     return out
 
 
@@ -121,7 +153,8 @@ def synthesize_point(p: Point) -> SynthResult:
     misfit = memory_misfit(cfg)
     if misfit:
         return misfit
-    place = p.workload == "sweep" and p.size in PLACED
+    place = ((p.workload == "sweep" and p.size in PLACED)
+             or (p.workload, p.form) in LARGE_PLACED)
     with tempfile.TemporaryDirectory() as tmp:
         verilog = write_verilog(cfg, Path(tmp) / "engine.v").read_bytes()
     key = hashlib.sha256(verilog + f"{ECP5} place={place} {ROUTER}".encode()).hexdigest()[:16]
@@ -157,8 +190,10 @@ def run(synth: bool = True, sim: bool = True, out: Path | None = None) -> Path:
         for p in tqdm(todo, desc="RTL simulation", unit="engine"):
             p.rtl_cycles = simulate(p)
     if synth:
-        todo = [p for p in pts if p.shift == 1 and (p.workload == "stage3" or p.size in
-                                                   PLACED + SYNTHESIZED)]
+        large = LARGE_PLACED | LARGE_SYNTHESIZED
+        todo = [p for p in pts if p.shift == 1 and (
+            (p.workload == "sweep" and p.size in PLACED + SYNTHESIZED)
+            or (p.workload, p.form) in large)]
         for p in tqdm(todo, desc="synthesis (ECP5-85F)", unit="engine"):
             p.synth = synthesize_point(p).as_dict()
             tqdm.write(f"{p.workload}{p.size} {p.form}: {json.dumps(p.synth)}")
@@ -223,9 +258,9 @@ def _ratio(pts, size, key) -> float:
 
 def _synth_cells(s: dict | None) -> str:
     if s is None:
-        return "| | | | | (model only)"
+        return "| | | | | | (model only)"
     if not s["fits"] and s["note"].startswith("does not fit"):
-        return f"| | | | | {s['note']}"
+        return f"| | | | | | {s['note']}"
     fmax = f"{s['fmax_mhz']:.1f}" if s["fmax_mhz"] else "-"
     return f"{s['luts']} | {s['ffs']} | {s['dsps']} | {s['brams']} | {fmax} | " + \
         ("fits" + (" (not placed)" if not s["fmax_mhz"] else ""))
@@ -253,9 +288,9 @@ def over_baseline(pts) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     by = {(p.workload, p.size, p.form): p for p in pts if p.shift == 1}
-    for workload, size in [("sweep", s) for s in SWEEP_SIZES] + [("stage3", 14)]:
+    for workload, size in [("sweep", s) for s in SWEEP_SIZES] + list(LARGE.items()):
         base = by[workload, size, BASELINE]
-        name = "stage3" if workload == "stage3" else f"sweep {size}x{size}"
+        name = workload if workload in LARGE else f"sweep {size}x{size}"
         for form in FORMS[1:]:
             p = by[workload, size, form]
             synth = [(p.synth or {}).get(k) if (p.synth or {}).get("fits") else None
@@ -282,6 +317,74 @@ def over_baseline(pts) -> list[str]:
     return lines
 
 
+#: the available bandwidths of the sweep: a 64-bit port with a beat every 1 .. 512 cycles
+INTERVALS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+def bandwidth_sweep(workload: str = "stage3") -> dict[str, list[tuple[float, float]]]:
+    """Cycles per frame (two frames) against the bits a cycle the weight port brings, for
+    each form of ``workload`` (cycle model, ``MemoryTiming(interval=k)``)."""
+    out = {}
+    for form in FORMS:
+        cfg = config(form, LARGE[workload], 1, workload)
+        if not cfg.external_weights:
+            continue
+        geo = Geometry(cfg)
+        out[form] = [(MemoryTiming(interval=k).bits_per_cycle(geo),
+                      predict(cfg, FRAMES, MemoryTiming(interval=k)).cycles_per_frame)
+                     for k in INTERVALS]
+    return out
+
+
+def plot_bandwidth(sweep_points: dict, path: Path, workload: str = "stage3") -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for form, line in sweep_points.items():
+        ax.plot([b for b, _ in line], [c for _, c in line], marker=MARKERS[form],
+                lw=WIDTHS[form], label=NAMES[form])
+    for form in sweep_points:
+        need = weight_bandwidth(Geometry(config(form, LARGE[workload], 1, workload)))
+        ax.axvline(need, color="gray", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("weight-port bandwidth (bits a cycle; 64-bit AXI4, a beat every k cycles)")
+    ax.set_ylabel("cycles per frame")
+    ax.set_title(f"{workload}, weights from external memory: cycles against bandwidth\n"
+                 "(dotted: the bandwidth that keeps the MAC array busy)", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def bandwidth_section(pts, sweep_points: dict, plot_name: str) -> list[str]:
+    lines = ["## Weights from external memory", "",
+             "Where the weights live off chip (docs/external-memory.md), the MAC array reuses "
+             "each weight over the frame's N pixels, so the weight port needs only a tile's "
+             "image over the cycles the array spends on that tile: 8 PE SIMD / N bits a cycle "
+             "for int8, whatever the tile (`sim.cycle_model.weight_bandwidth`):", "",
+             "| workload | form | weights | external bytes / frame | bandwidth needed "
+             "(bits / cycle) | at 100 MHz (MB/s) |", "|---|---|---|---|---|---|"]
+    for p in pts:
+        if p.workload in LARGE and p.weights != "on chip":
+            lines.append(f"| {p.workload} | {NAMES[p.form]} | {p.weights} | "
+                         f"{p.external_bytes:,} | {p.bandwidth:.2f} | "
+                         f"{p.bandwidth * 100e6 / 8 / 1e6:.1f} |")
+    lines += ["", f"![cycles against bandwidth]({plot_name})", "",
+              "Below that bandwidth the fetch of the next tile outlasts the current tile's "
+              "compute and the cycles per frame grow as 1 / bandwidth (cycle model with a "
+              "64-bit port and a beat every k cycles, `MemoryTiming(interval=k)`; the model "
+              "equals the RTL cycle for cycle with the testbench's memory at full rate, "
+              "tests/test_cycle_model.py). Any DDR or even a 16-bit SDRAM delivers far more "
+              "than a bit a cycle: on the ECP5-85F the weights cost a tile of block RAM, not "
+              "bandwidth.", ""]
+    return lines
+
+
 def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
     simd, pe = PARALLEL
     lines = [
@@ -305,24 +408,40 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         "registered, reports/synth.py; the default router did not converge in 10 minutes on "
         "these C = 64 designs), placed at "
         f"{', '.join(f'{s} x {s}' for s in PLACED)}, Yosys only at "
-        f"{', '.join(f'{s} x {s}' for s in SYNTHESIZED)}; a design whose memories "
-        "exceed the device's 3.7 Mbit of block RAM (stage3's weights alone do) is reported as "
-        "not fitting without synthesis.",
+        f"{', '.join(f'{s} x {s}' for s in SYNTHESIZED)}; of the paper's layers, "
+        + ", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_PLACED)) + " placed, "
+        + ", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_SYNTHESIZED))
+        + " Yosys only, stage2 from the model (a C = 256 design takes Yosys and nextpnr "
+        "several minutes each); a design whose memories exceed the device's 3.7 Mbit of "
+        "block RAM is reported as not fitting without synthesis.",
+        "- weights: stage3 and stage2 place their weights by the memory budget "
+        "(`hw.geometry.choose_weights`, 85% of the block RAM): on chip where they fit, else in "
+        "external memory, fetched over AXI4 a tile of output channels at a time "
+        "(docs/external-memory.md); stage3's weights alone (5.0 Mbit) exceed the device, so "
+        "every form there runs tiled;",
+        "- external bytes / frame: the weight image, read once a frame (every tile once; "
+        "each weight is reused over the frame's N pixels). Where a form does not fit because "
+        "it must hold the whole frame (full SA), the figure in parentheses is what it would "
+        "read instead if the frame stayed in external memory: every query re-reads every "
+        "pixel's key and x, N^2 (D + C_in) bytes, plus the weights.",
         "",
-        "| workload | form | N | on-chip memory (kbit) | of which weights | cycles / frame "
+        "| workload | form | N | weights | on-chip memory (kbit) | of which weights "
+        "| external bytes / frame | cycles / frame "
         "| first output | bottleneck | RTL = model | LUT4 | FF | MULT18 | DP16KD | Fmax MHz "
         "| ECP5-85F |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in pts:
-        name = "stage3" if p.workload == "stage3" else f"sweep {p.size}x{p.size}"
+        name = p.workload if p.workload in LARGE else f"sweep {p.size}x{p.size}"
         form = NAMES[p.form] + (f", L = {p.shift}" if p.form == "pssa" else "")
         rtl = "-" if p.rtl_cycles is None else \
             ("yes" if p.rtl_cycles == p.model_cycles_1 else f"NO ({p.rtl_cycles})")
+        external = (f"{p.external_bytes:,}" if p.fits else
+                    f"({p.external_bytes:,} if the frame stayed off chip)")
         lines.append(
-            f"| {name} | {form} | {p.n} | {p.memory_bits / 1024:,.0f} | "
-            f"{p.weight_bits / 1024:,.0f} | {p.cycles_per_frame:,.0f} | {p.first_output:,} | "
-            f"{p.bottleneck} | {rtl} | {_synth_cells(p.synth)} |")
+            f"| {name} | {form} | {p.n} | {p.weights} | {p.memory_bits / 1024:,.0f} | "
+            f"{p.weight_bits / 1024:,.0f} | {external} | {p.cycles_per_frame:,.0f} | "
+            f"{p.first_output:,} | {p.bottleneck} | {rtl} | {_synth_cells(p.synth)} |")
     placed = [p for p in pts if p.synth and p.synth["fmax_mhz"]]
     if placed:
         fmax = {f: [p.synth["fmax_mhz"] for p in placed if p.form == f] for f in FORMS}
@@ -334,6 +453,10 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
             "is not analysed here. What separates them is below."]
     lines += ["", "![memory and cycles against N](" + plot_name + ")", ""]
     lines += over_baseline(pts)
+    bw_name = path.with_name(path.stem + "-bandwidth.png").name
+    sweep_points = bandwidth_sweep()
+    plot_bandwidth(sweep_points, path.with_name(bw_name))
+    lines += bandwidth_section(pts, sweep_points, bw_name)
     lines += ["## Full SA against PSSA", ""]
     for size in SWEEP_SIZES:
         lines.append(

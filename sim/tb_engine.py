@@ -22,14 +22,17 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+from cocotbext.axi import (AxiRamRead, AxiReadBus, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
+                           AxiStreamSource)
 
-from golden.vectors import read_vectors
+from golden.vectors import WEIGHT_IMAGE, read_vectors
 from hw.geometry import Geometry
 from hw.params import param_words
-from sim.cycle_model import predict
+from sim.cycle_model import PREFETCHED, predict
 
 CLOCK_NS = 10
+#: where the testbench puts the external weight image (a burst-aligned, non-zero address)
+WEIGHTS_BASE = 0x1000
 
 
 def pack(values, bits: int) -> int:
@@ -61,7 +64,9 @@ def frame_rows(frame, cfg, geo, rows=None):
 
 
 class Scoreboard:
-    """Receives output frames row by row and compares them with expected (H, W, C_out) arrays."""
+    """Receives output frames row by row and compares them with expected (H, W, C_out) arrays.
+    With output-channel tiles a frame comes out once a tile, H rows of W x (tile groups) beats
+    each, tuser on the frame's first beat only (docs/external-memory.md)."""
 
     def __init__(self, sink, cfg, geo):
         self.sink, self.cfg, self.geo = sink, cfg, geo
@@ -72,19 +77,22 @@ class Scoreboard:
     async def frame(self, expected, label: str) -> None:
         """Receive one frame; compare it unless ``expected`` is None (only count its beats)."""
         cfg, geo = self.cfg, self.geo
+        groups = geo.tile_groups
         got_frame = np.zeros((cfg.h, cfg.w, cfg.c_out), dtype=np.int64)
         self.received.append(got_frame)
-        for r in range(cfg.h):
+        for rows_before, r in enumerate(range(cfg.h * cfg.tiles)):
+            tile, r = divmod(r, cfg.h)
             row = await self.sink.recv()
             beats = list(row.tdata)
-            assert len(beats) == cfg.w * geo.co_groups, (
-                f"{label} row {r}: {len(beats)} beats between tlasts, "
-                f"expected {cfg.w * geo.co_groups}")
+            assert len(beats) == cfg.w * groups, (
+                f"{label} tile {tile} row {r}: {len(beats)} beats between tlasts, "
+                f"expected {cfg.w * groups}")
             tuser = row.tuser if isinstance(row.tuser, list) else [row.tuser] * len(beats)
             for n, word in enumerate(beats):
-                if int(tuser[n]) != int(r == 0 and n == 0):
+                if int(tuser[n]) != int(rows_before == 0 and n == 0):
                     self.marks_wrong += 1
-                c, og = divmod(n, geo.co_groups)
+                c, og = divmod(n, groups)
+                og += tile * groups
                 got = unpack(word, cfg.pe, cfg.fmt.data_bits)
                 got_frame[r, c, og * cfg.pe:(og + 1) * cfg.pe] = got
                 if expected is None:
@@ -159,6 +167,21 @@ class Bench:
         if stall > 0:
             self.source.set_pause_generator(pauses(stall, seed))
             self.sink.set_pause_generator(pauses(stall, seed + 1))
+        self.ram = self._external_memory(seed) if self.cfg.external_weights else None
+
+    def _external_memory(self, seed: int):
+        """External weights: cocotbext-axi's AXI4 memory model behind the read port, holding
+        the golden weight image at WEIGHTS_BASE; with stalls, random latency on the read
+        address channel and random gaps on the read data channel."""
+        image = (Path(os.environ["XV_VECTORS"]) / WEIGHT_IMAGE).read_bytes()
+        ram = AxiRamRead(AxiReadBus.from_prefix(self.dut, "m_axi"), self.dut.clk, self.dut.rst,
+                         size=WEIGHTS_BASE + len(image))
+        ram.write(WEIGHTS_BASE, image)
+        self.dut.weights_base.value = WEIGHTS_BASE
+        if self.stall > 0:
+            ram.ar_channel.set_pause_generator(pauses(self.stall, seed + 2))
+            ram.r_channel.set_pause_generator(pauses(self.stall, seed + 3))
+        return ram
 
     async def reset(self) -> None:
         """Reset the engine, dropping whatever the drivers still queue."""
@@ -179,6 +202,20 @@ class Bench:
         assert await wait_high(dut, dut.param_loaded, 8 * len(words) + 100), \
             "parameters sent but param_loaded stayed low"
         assert dut.param_error.value == 0, "param_error set by a well-formed parameter stream"
+        if self.ram is not None:
+            await self.prefetch()
+
+    async def prefetch(self) -> None:
+        """External weights: the host streams frames once the engine holds its first tiles
+        (both buffers), as the cycle model assumes (``sim.cycle_model.PREFETCHED``)."""
+        dut, bursts = self.dut, PREFETCHED * self.geo.bursts_per_tile
+        for _ in range(bursts * (self.geo.cfg.burst_beats + 200) * 8 + 1000):
+            await RisingEdge(dut.clk)
+            if dut.m_axi_rvalid.value and dut.m_axi_rready.value and dut.m_axi_rlast.value:
+                bursts -= 1
+                if bursts == 0:
+                    return
+        raise AssertionError("the engine did not fetch its first weight tiles")
 
     async def send(self, frame, rows=None, extra_rows: int = 0) -> None:
         """Queue a frame (its first ``rows`` rows), then ``extra_rows`` rows without tuser."""
@@ -253,6 +290,7 @@ async def engine_matches_golden(dut):
         "cycles": cycles, "cycles_per_frame": cycles / vs.frames,
         "mac_busy_cycles": monitor.busy,
         "mac_utilization": monitor.busy / max(cycles, 1),
+        **({"mem_error": int(dut.mem_error.value)} if cfg.external_weights else {}),
     }
     Path(os.environ["XV_RESULTS"]).write_text(json.dumps(results, indent=2) + "\n")
     if os.environ.get("XV_OUTPUTS"):
@@ -261,6 +299,7 @@ async def engine_matches_golden(dut):
     board.check()
     assert extra == 0, f"{extra} output beats beyond the expected count"
     assert not dut.frame_error.value, "frame_error set by well-formed frames"
+    assert not results.get("mem_error"), "mem_error set by a good weight image"
 
 
 @cocotb.test()

@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In
 from golden.config import RECIP_SHIFT, sa_logit_bits
 
 from ..aggregation import aggregation_members, requantize_into_z
-from ..geometry import SLOTS, Geometry, ceil_log2
+from ..geometry import Geometry, ceil_log2
 from ..requant import Requantizer
 from ..util import PixelCursor, lanes, register, wrap_inc
 from .sa_softmax import (DELTA_BITS, EXP_BITS, RECIP_BITS, SA_SLOTS, bank_addr_bits,
@@ -55,9 +55,10 @@ class SaAggregation(wiring.Component):
         j = Signal(range(n))
         ci = Signal(range(geo.ci_chunks))
         bslot = cur.pixel[:ceil_log2(SA_SLOTS)]
-        zslot = cur.pixel[:ceil_log2(SLOTS)]
+        zslot = cur.pixel[:geo.z_slot_bits]
         key = (cur.pixel[:geo.addr_bits] - cur.pos + j)[:geo.addr_bits]  # pixel j of the frame
-        start = (cur.behind(self.logit_count) != 0) & (cur.ahead_of(self.mac_count) < SLOTS)
+        start = ((cur.behind(self.logit_count) != 0)
+                 & (cur.ahead_of(self.mac_count) < geo.z_slots))
         issue = Mux((j == 0) & (ci == 0), start, 1)
         pixel_done = issue & (j == n - 1) & (ci == geo.ci_chunks - 1)
         with m.If(issue):
