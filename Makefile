@@ -44,9 +44,11 @@ test: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/python -m sim run --workload $(WORKLOAD) $(if $(filter 1,$(WAVES)),--waves) $(ARGS)
 
-# random configurations with random stalls, beyond the fixed draws of `make test`
+# random configurations with random stalls, beyond the fixed draws of `make test`, and the slow
+# tests (stage3-shaped engines with external weights at a reduced frame size)
 soak: $(STAMP)
 	$(BIN)/python -m sim soak --draws $(DRAWS) $(ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) -m slow tests
 
 # PSSA vs involution vs full SA engines: regenerates docs/pssa-vs-sa.md (+ .png)
 compare: $(STAMP)

@@ -291,13 +291,15 @@ class Geometry:
         return out
 
 
-def choose_weights(cfg: XvConfig, capacity_bits: int, fill: float = 0.85) -> XvConfig | None:
+def choose_weights(cfg: XvConfig, capacity_bits: int, fill: float = 0.85,
+                   external: bool = False) -> XvConfig | None:
     """The configuration with its weights placed by the memory budget: on chip when the
-    engine's memories fit ``fill`` of ``capacity_bits``, else in external memory with the
-    largest output-channel tile that fits; None when nothing fits (the frame alone is too
-    big).  ``fill`` leaves room for block RAM that a memory's shape wastes."""
+    engine's memories fit ``fill`` of ``capacity_bits`` (unless ``external``), else in external
+    memory with the largest output-channel tile that fits; None when nothing fits (the frame
+    alone is too big).  ``fill`` leaves room for block RAM that a memory's shape wastes."""
     budget = fill * capacity_bits
-    candidates = [cfg.replace(weights="onchip", co_tile=0)] + [
+    candidates = [] if external else [cfg.replace(weights="onchip", co_tile=0)]
+    candidates += [
         cfg.replace(weights="external", co_tile=tile)
         for tile in range(cfg.c_out, 0, -cfg.pe) if cfg.c_out % tile == 0]
     for candidate in candidates:

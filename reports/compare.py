@@ -30,7 +30,7 @@ from hw.attention.sa_softmax import SPAN_EXTRA
 from sim.cycle_model import MemoryTiming, predict, weight_bandwidth
 
 from .bench import memory_misfit
-from .synth import TARGETS, SynthResult, relative_workdir, synthesize
+from .synth import TARGETS, SynthResult, synthesize_cached
 
 ROOT = Path(__file__).resolve().parent.parent
 ECP5 = "ecp5-85f"
@@ -142,29 +142,12 @@ def simulate(p: Point) -> int:
 
 
 def synthesize_point(p: Point) -> SynthResult:
-    """Synthesis result of a point, cached under build/compare/synth/ by the SHA-256 of the
-    generated Verilog (a rerun after a report change does not place and route again)."""
-    import hashlib
-    import tempfile
-
-    from hw.build import write_verilog
-
+    """Synthesis result of a point (cached by the Verilog's SHA-256, ``synthesize_cached``: a
+    rerun after a report change does not place and route again)."""
     cfg = config(p.form, p.size, p.shift, p.workload)
-    misfit = memory_misfit(cfg)
-    if misfit:
-        return misfit
     place = ((p.workload == "sweep" and p.size in PLACED)
              or (p.workload, p.form) in LARGE_PLACED)
-    with tempfile.TemporaryDirectory() as tmp:
-        verilog = write_verilog(cfg, Path(tmp) / "engine.v").read_bytes()
-    key = hashlib.sha256(verilog + f"{ECP5} place={place} {ROUTER}".encode()).hexdigest()[:16]
-    cache = ROOT / "build" / "compare" / "synth" / f"{key}.json"
-    if cache.exists():
-        return SynthResult(**json.loads(cache.read_text()))
-    result = synthesize(cfg, ECP5, relative_workdir(cfg, ROOT), place=place, router=ROUTER)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(result.as_dict()))
-    return result
+    return memory_misfit(cfg) or synthesize_cached(cfg, ECP5, ROOT, place=place, router=ROUTER)
 
 
 def fixed_point_errors() -> list[dict]:

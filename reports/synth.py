@@ -144,5 +144,26 @@ def relative_workdir(cfg: XvConfig, root: Path) -> Path:
     """build/synth/<config name>[-<attention>]-<simd>x<pe>, relative to ``root`` (YoWASP and
     /tmp)."""
     form = "" if cfg.attention == "pssa" else f"-{cfg.attention}"
+    tiles = f"-ext{cfg.tiles}" if cfg.external_weights else ""
     return Path(os.path.relpath(root / "build" / "synth" /
-                                f"{cfg.name}{form}-{cfg.simd}x{cfg.pe}"))
+                                f"{cfg.name}{form}-{cfg.simd}x{cfg.pe}{tiles}"))
+
+
+def synthesize_cached(cfg: XvConfig, target: str, root: Path, place: bool = True,
+                      router: str | None = None) -> SynthResult:
+    """``synthesize``, its result cached under build/synth-cache/ by the SHA-256 of the
+    generated Verilog and the flow's options (a rerun after a report change, or of a design
+    another report already built, does not place and route again)."""
+    import hashlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        verilog = write_verilog(cfg, Path(tmp) / "engine.v").read_bytes()
+    key = hashlib.sha256(verilog + f"{target} place={place} {router}".encode()).hexdigest()[:16]
+    cache = root / "build" / "synth-cache" / f"{key}.json"
+    if cache.exists():
+        return SynthResult(**json.loads(cache.read_text()))
+    result = synthesize(cfg, target, relative_workdir(cfg, root), place=place, router=router)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result.as_dict()))
+    return result

@@ -2,7 +2,8 @@
 
 Each draw picks the form (by the registry's ``soak_weight``: the paper's own form twice as often
 as each other), a frame size, channels, D, K, L (and what the form adjusts: ``fit_draw``), the
-SIMD x PE parallelism and the fixed-point
+SIMD x PE parallelism, where the weights live (on chip, or in external memory in output-channel
+tiles, with the AXI4 width and burst drawn too) and the fixed-point
 widths (the accumulator a few bits above the worst case the configuration needs), writes golden
 vectors for it and checks every output word of the RTL.  `make test` runs a fixed handful of
 draws (tests/test_random_configs.py); `make soak` runs more (``python -m sim soak``).
@@ -41,6 +42,12 @@ def draw(seed: int) -> Draw:
                      c_out=pe * rng.randint(1, 2), d=rng.randint(1, 4), k=rng.choice((1, 3, 5)),
                      shift=rng.randint(1, 3), simd=simd, pe=pe, attention=form.name)
         shape = form.fit_draw(shape, rng)
+        if rng.random() < 0.3:  # weights from external memory, in tiles
+            c_out = shape["c_out"]
+            shape.update(weights="external", axi_bits=rng.choice((32, 64)),
+                         burst_beats=rng.choice((1, 2, 4, 16)),
+                         co_tile=rng.choice([t for t in range(pe, c_out + 1, pe)
+                                             if c_out % t == 0] or [0]))
         try:
             probe = XvConfig(name=f"draw{seed}", **shape).replace(
                 data_bits=data_bits, weight_bits=weight_bits, acc_bits=48)

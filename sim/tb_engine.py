@@ -47,6 +47,16 @@ def unpack(word: int, count: int, bits: int) -> list[int]:
     return [(((word >> (i * bits)) & ((1 << bits) - 1)) ^ sign) - sign for i in range(count)]
 
 
+class BoundedRam(AxiRamRead):
+    """cocotbext-axi's AXI4 read memory, answering SLVERR past its end (AxiRamRead wraps an
+    address around its size instead)."""
+
+    async def _read(self, address, length):
+        if address + length > self.size:
+            raise ValueError(f"read at {address:#x} past the end of the memory")
+        return self.read(address, length)
+
+
 def pauses(probability: float, seed: int):
     rng = random.Random(seed)
     while True:
@@ -174,7 +184,7 @@ class Bench:
         the golden weight image at WEIGHTS_BASE; with stalls, random latency on the read
         address channel and random gaps on the read data channel."""
         image = (Path(os.environ["XV_VECTORS"]) / WEIGHT_IMAGE).read_bytes()
-        ram = AxiRamRead(AxiReadBus.from_prefix(self.dut, "m_axi"), self.dut.clk, self.dut.rst,
+        ram = BoundedRam(AxiReadBus.from_prefix(self.dut, "m_axi"), self.dut.clk, self.dut.rst,
                          size=WEIGHTS_BASE + len(image))
         ram.write(WEIGHTS_BASE, image)
         self.dut.weights_base.value = WEIGHTS_BASE
@@ -392,4 +402,44 @@ async def bad_parameter_streams(dut):
         assert figures[f"{label}_loaded"] == 0, f"a {label} parameter stream left param_loaded high"
     assert figures["inputs_while_unloaded"] == 0, "frames accepted without a complete layer"
     assert figures["lost_beats"] == 0, "output beats never came after the good load"
+    board.check()
+
+
+@cocotb.test()
+async def memory_errors_stop_the_engine(dut):
+    """External weights: a weight base address past the end of the memory (every burst answered
+    with SLVERR) and a base not aligned to a burst each set the sticky mem_error, and the engine
+    then emits nothing rather than results computed with wrong weights; a good base after a
+    reset runs a frame exactly.  Needs a vector set with weights="external"."""
+    tb = bench_from_env(dut)
+    vs, cfg, geo = tb.vs, tb.cfg, tb.geo
+    assert cfg.external_weights, "memory_errors_stop_the_engine needs external weights"
+    words = param_words(cfg, vs.layer)
+    figures = {}
+    for label, base in (("slverr", WEIGHTS_BASE + (1 << 20)), ("misaligned", WEIGHTS_BASE + 8)):
+        dut.weights_base.value = base
+        await tb.reset()
+        await tb.params.send(AxiStreamFrame(tdata=words))
+        assert await wait_high(dut, dut.param_loaded, 8 * len(words) + 100)
+        monitor = Monitor(dut)
+        watcher = cocotb.start_soon(monitor.run())
+        await tb.send(vs.x[0])
+        await ClockCycles(dut.clk, 4 * predict(cfg, 1).cycles + 500)
+        watcher.cancel()
+        figures[f"{label}_error"] = int(dut.mem_error.value)
+        figures[f"{label}_outputs"] = monitor.outputs
+    dut.weights_base.value = WEIGHTS_BASE
+    await tb.start()
+    monitor = Monitor(dut)
+    cocotb.start_soon(monitor.run())
+    await tb.send(vs.x[0])
+    board = Scoreboard(tb.sink, cfg, geo)
+    figures["lost_beats"] = await tb.receive(board, monitor, [("frame 0", vs.y[0])])
+    figures.update(outputs_compared=board.compared, mismatches=board.mismatches,
+                   good_error=int(dut.mem_error.value))
+    Path(os.environ["XV_RESULTS"]).write_text(json.dumps(figures) + "\n")
+    for label in ("slverr", "misaligned"):
+        assert figures[f"{label}_error"] == 1, f"a {label} base did not set mem_error"
+        assert figures[f"{label}_outputs"] == 0, f"results came out after a {label} base"
+    assert figures["good_error"] == 0 and figures["lost_beats"] == 0
     board.check()

@@ -45,3 +45,16 @@ def test_compare_report_without_synthesis(tmp_path):
     assert "What attention costs over the plain convolution" in text
     assert "| sweep 14x14 | PSSA | " in text
     assert out.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_resnet50_stage3_estimate():
+    """The on-paper estimate of docs/performance.md: every layer of stage 3 fits the larger
+    device, and the ECP5-85F's misfit is named with its reason."""
+    from reports.resnet import DEVICES, estimate, section
+
+    small, large = (estimate(d) for d in DEVICES)
+    assert all(c.fits and c.bottleneck == "MAC array" for c in large)
+    assert [c.name for c in small if not c.fits] == ["1x1 reduce 1024 -> 256"]
+    text = "\n".join(section(100.0, "assumed"))
+    assert "Stage 3 does not fit ECP5-85F in this engine" in text
+    assert "frames per second at 100.0 MHz" in text

@@ -21,6 +21,14 @@ BASE = dict(h=8, w=8, c_in=8, c_out=8, d=4)
     (dict(attention="involution", c_in=12, c_out=12, group_channels=8), "c_in"),
     (dict(h=5000), "h/w"),
     (dict(d=2.5), "d"),
+    # external weights: tiles, the AXI4 port and its bursts
+    (dict(weights="dram"), "weights"),
+    (dict(co_tile=4), "co_tile"),                       # tiles need external weights
+    (dict(weights="external", co_tile=3), "co_tile"),   # does not divide C_out
+    (dict(weights="external", co_tile=2, pe=4), "co_tile"),  # not a multiple of PE
+    (dict(weights="external", axi_bits=48), "axi_bits"),
+    (dict(weights="external", burst_beats=3), "burst_beats"),   # 24-byte bursts cross 4 KB
+    (dict(weights="external", burst_beats=512), "burst_beats"),  # AXI4: 256 beats at most
 ])
 def test_invalid_layer_names_the_field(changes, field):
     with pytest.raises(ValueError, match=rf"^{field}:"):
@@ -77,3 +85,11 @@ def test_config_module_does_not_need_torch():
     code = ("import sys; sys.modules['torch'] = None; sys.modules['numpy'] = None\n"
             "import golden.config, golden.options; golden.config.preset('stage3')")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_external_weights_are_described():
+    cfg = preset("stage3", weights="external", co_tile=32, simd=8, pe=16)
+    assert cfg.tiles == 8 and cfg.external_weights
+    assert "weights in external memory (8 tiles of 32 output channels, AXI4 64-bit" in \
+        cfg.describe()
+    assert preset("tiny").describe().endswith("weights on chip")

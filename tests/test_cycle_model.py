@@ -6,7 +6,7 @@ from golden.config import preset
 from golden.generate import make_vector_set
 from golden.vectors import write_vectors
 from hw.geometry import Geometry
-from sim.cycle_model import predict, unit_cycles_per_pixel
+from sim.cycle_model import MemoryTiming, predict, unit_cycles_per_pixel, weight_bandwidth
 from sim.runner import run_vectors
 
 CONFIGS = {
@@ -33,6 +33,17 @@ CONFIGS = {
     "conv-tiny-1x1": ("tiny", dict(attention="conv")),
     "conv-tiny-8x8": ("tiny", dict(attention="conv", simd=8, pe=8)),
     "conv-k5-nonsquare-2x4": ("tiny", dict(attention="conv", k=5, h=5, w=7, simd=2, pe=4)),
+    # external weights: tiles, the fetch of tile n + 2 during tile n (cocotbext-axi's memory)
+    "ext-pssa-4tiles": ("tiny", dict(weights="external", co_tile=2, simd=2, pe=2)),
+    "ext-sa-2tiles": ("tiny", dict(attention="sa", weights="external", co_tile=4, pe=2, simd=2,
+                                   h=4, w=5)),
+    "ext-inv-2tiles": ("digits", dict(attention="involution", weights="external", co_tile=8,
+                                      pe=4, simd=4, h=5, w=4)),
+    "ext-conv-axi32": ("tiny", dict(attention="conv", weights="external", co_tile=2, pe=2,
+                                    simd=2, h=3, w=5, axi_bits=32, burst_beats=4)),
+    # memory-bound: a tile's fetch outlasts its compute (one-beat bursts of 32 bits)
+    "ext-memory-bound": ("tiny", dict(weights="external", co_tile=1, simd=4, h=2, w=3,
+                                      axi_bits=32, burst_beats=1)),
 }
 
 
@@ -50,8 +61,12 @@ def test_model_equals_rtl_cycles(name, tmp_path):
     assert rtl["mac_busy_cycles"] == model.mac_busy
 
 
-def test_stalls_only_add_cycles(tmp_path):
-    cfg = preset("tiny", simd=8, pe=8)
+@pytest.mark.parametrize("overrides", [
+    dict(simd=8, pe=8),
+    # and random latency and gaps on the external memory's read channels
+    dict(simd=2, pe=2, weights="external", co_tile=2)])
+def test_stalls_only_add_cycles(overrides, tmp_path):
+    cfg = preset("tiny", **overrides)
     write_vectors(make_vector_set(cfg, frames=2, seed=2), tmp_path / "v")
     rtl = run_vectors(tmp_path / "v", "verilator", stall=0.5, seed=9)
     assert rtl["cycles"] > predict(cfg, 2).cycles
@@ -74,3 +89,20 @@ def test_model_figures_are_consistent():
     assert model.bottleneck == "MAC array" and model.steady_state_utilization == 1.0
     assert 0.95 < model.mac_utilization < 1.0
     assert model.first_output < model.cycles_per_frame
+
+
+def test_memory_bandwidth_sets_the_rate_when_it_is_short():
+    """The weight fetch hides behind the MAC array down to about the bandwidth the layer needs,
+    and sets the rate below it.  (Against weights on chip a tiled frame differs only in its
+    first pass: a tile's pixel is shorter work than the projection's, so the first frame's
+    first tile waits for the projection; later frames are projected during earlier tiles.)"""
+    cfg = preset("stage3", simd=8, pe=8, weights="external", co_tile=32, h=7, w=7)
+    geo = Geometry(cfg)
+    need = weight_bandwidth(geo)
+    assert need == pytest.approx(8 * cfg.pe * cfg.simd / cfg.n_pixels, rel=0.01)
+    full = predict(cfg, 2).cycles
+    assert full <= predict(cfg.replace(weights="onchip", co_tile=0), 2).cycles * 1.05
+    fast = MemoryTiming(interval=max(1, int(cfg.axi_bits / need / 2)))  # twice the need
+    slow = MemoryTiming(interval=int(cfg.axi_bits / need * 4))          # a quarter of it
+    assert predict(cfg, 2, fast).cycles == full
+    assert predict(cfg, 2, slow).cycles > 3 * full

@@ -47,6 +47,19 @@ CASES = {
                                0.3, 3),
     "conv-k5-cout6-icarus-stalls": ("tiny", dict(attention="conv", k=5, c_out=6, pe=3, h=5,
                                                  w=7), "icarus", 0.3, 2),
+    # weights from external memory (cocotbext-axi's AXI4 memory; with stalls, random latency on
+    # the read-address channel and random gaps on the read-data channel), output-channel tiles
+    "ext-pssa-4tiles-2x2-stalls": ("tiny", dict(weights="external", co_tile=2, simd=2, pe=2,
+                                                h=5, w=6), "verilator", 0.3, 2),
+    "ext-pssa-one-tile": ("tiny", dict(weights="external"), "verilator", 0.0, 2),
+    "ext-sa-2tiles-stalls": ("tiny", dict(attention="sa", weights="external", co_tile=4, simd=2,
+                                          pe=2, h=4, w=5), "verilator", 0.3, 2),
+    "ext-inv-2tiles-stalls": ("digits", dict(attention="involution", weights="external",
+                                             co_tile=8, simd=4, pe=4, h=5, w=4),
+                              "verilator", 0.3, 2),
+    "ext-conv-axi32-icarus-stalls": ("tiny", dict(attention="conv", weights="external",
+                                                  co_tile=2, simd=2, pe=2, h=3, w=5, axi_bits=32,
+                                                  burst_beats=4), "icarus", 0.3, 2),
 }
 
 
@@ -64,3 +77,16 @@ def test_engine_bit_exact(case, tmp_path, record_property):
     assert f["outputs_compared"] == frames * cfg.n_pixels * cfg.c_out
     assert f["mismatches"] == 0 and f["extra_beats"] == 0 and f["mark_errors"] == 0
     assert f["frame_error"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["pssa", "conv", "involution", "sa"])
+def test_stage3_shaped_engine_with_external_weights(form, tmp_path):
+    """The paper's layer (C = 256, D = 32) at a 3 x 4 frame: 4 tiles of 64 output channels
+    fetched over AXI4 with random latency and gaps, every word checked (make soak)."""
+    cfg = preset("stage3", attention=form, h=3, w=4, simd=8, pe=8, weights="external",
+                 co_tile=64, group_channels=64)
+    write_vectors(make_vector_set(cfg, frames=2, seed=7), tmp_path / "vectors")
+    f = run_vectors(tmp_path / "vectors", "verilator", stall=0.2, seed=3).figures
+    assert f["outputs_compared"] == 2 * cfg.n_pixels * cfg.c_out
+    assert f["mismatches"] == 0 and f["extra_beats"] == 0 and f["mark_errors"] == 0

@@ -20,7 +20,10 @@ def test_malformed_frames_recover(overrides, stall, tmp_path):
     assert result["frame_error"] == 1
 
 
-@pytest.mark.parametrize("overrides, stall", [(dict(simd=2, pe=4), 0.3), (dict(), 0.0)])
+@pytest.mark.parametrize("overrides, stall", [
+    (dict(simd=2, pe=4), 0.3), (dict(), 0.0),
+    # external weights: reset while tiles are in flight on the AXI4 read port
+    (dict(weights="external", co_tile=2, simd=2, pe=2), 0.3)])
 def test_reset_mid_frame_then_exact(overrides, stall, tmp_path):
     cfg = preset("tiny", **overrides)
     write_vectors(make_vector_set(cfg, frames=2, seed=5), tmp_path / "v")
@@ -71,3 +74,16 @@ def test_bad_parameter_streams_are_flagged_and_refused(tmp_path):
     assert result["short_loaded"] == result["long_loaded"] == 0
     assert result["inputs_while_unloaded"] == 0
     assert result["outputs_compared"] == cfg.n_pixels * cfg.c_out and result["mismatches"] == 0
+
+
+@pytest.mark.parametrize("form", ["pssa", "conv"])
+def test_memory_errors_stop_the_engine(form, tmp_path):
+    """An error response (SLVERR) or a misaligned weight base: sticky mem_error, no results
+    from wrong weights; a good base after reset runs exactly."""
+    cfg = preset("tiny", attention=form, weights="external", co_tile=2, simd=2, pe=2, h=4, w=5)
+    write_vectors(make_vector_set(cfg, frames=1, seed=2), tmp_path / "v")
+    result = run_vectors(tmp_path / "v", "verilator", testcase="memory_errors_stop_the_engine")
+    for case in ("slverr", "misaligned"):
+        assert result[f"{case}_error"] == 1 and result[f"{case}_outputs"] == 0
+    assert result["good_error"] == 0 and result["mismatches"] == 0
+    assert result["outputs_compared"] == cfg.n_pixels * cfg.c_out
