@@ -22,7 +22,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     workdir = relative_workdir(cfg, ROOT)
     results = []
     for target in tqdm(args.targets, desc="synthesis + place and route", unit="target"):
-        results.append(synthesize(cfg, target, workdir, args.freq))
+        results.append(synthesize(cfg, target, workdir, args.freq, router=args.router,
+                                  speed=args.speed))
     print(f"{'target':12s} {'LUT4':>7s} {'FF':>7s} {'mult':>5s} {'BRAM':>5s} {'Fmax MHz':>9s}  fits")
     for r in results:
         cap = TARGETS[r.target][-1]
@@ -30,6 +31,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(f"{r.target:12s} {r.luts:7d} {r.ffs:7d} {r.dsps:5d} {r.brams:5d} {fmax}  "
               f"{'yes' if r.fits else 'NO: ' + r.note}  (of {cap['LUT']} LUT, {cap['DSP']} "
               f"mult, {cap['BRAM']} BRAM; {r.seconds:.0f} s)")
+        if r.critical_path:
+            print(f"{'':12s} critical path: {r.critical_path}")
     path = workdir / "synth.json"
     path.write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
     print(f"wrote {path}")
@@ -98,7 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .synth import TARGETS
+    from .synth import SPEED_GRADES, TARGETS
 
     parser = argparse.ArgumentParser(prog="python -m reports",
                                      description="Synthesis and performance reports.")
@@ -107,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     add_config_arguments(p)
     p.add_argument("--targets", nargs="+", choices=sorted(TARGETS), default=sorted(TARGETS))
     p.add_argument("--freq", type=float, default=100.0, help="nextpnr target clock, MHz")
+    p.add_argument("--speed", type=int, choices=SPEED_GRADES, default=SPEED_GRADES[0],
+                   help="ECP5 speed grade (6: nextpnr's default, the slowest part; 8 fastest)")
+    p.add_argument("--router", choices=("router1", "router2"), default="router2",
+                   help="nextpnr router (router1 did not converge on C = 64 designs)")
     p.set_defaults(run=cmd_synth)
     p = sub.add_parser("bench", help="regenerate docs/performance.md")
     p.add_argument("--no-synth", action="store_true", help="cycles only, skip synthesis")

