@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from .config import ATTENTION_FORMS
-from .options import add_config_arguments, config_from_args
+from .options import add_config_arguments, config_from_args, writable_folder
+
+
+def require_frames(frames: int) -> None:
+    if frames < 1:
+        raise ValueError(f"frames: must be >= 1, got {frames}")
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:
@@ -14,8 +18,10 @@ def cmd_vectors(args: argparse.Namespace) -> int:
     from .vectors import write_vectors
 
     cfg = config_from_args(args)
+    require_frames(args.frames)
+    out = writable_folder(args.out)  # before the work, not after it
     vs = make_vector_set(cfg, frames=args.frames, seed=args.seed, source=args.source)
-    path = write_vectors(vs, Path(args.out))
+    path = write_vectors(vs, out)
     print(f"{cfg.describe()}\nwrote {vs.frames} frame(s) of {args.source} vectors: {path}")
     return 0
 
@@ -27,6 +33,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .model import random_model
 
     cfg = config_from_args(args)
+    require_frames(args.frames)
     print(cfg.describe())
     eq = check_equivalence(random_model(cfg, args.seed), random_frames(cfg, 2, args.seed + 1))
     ok = max(eq.s8_vs_training, eq.s9_vs_training) <= 1e-9
@@ -50,6 +57,7 @@ def cmd_error(args: argparse.Namespace) -> int:
             for s in ("random", "image")]
     print(f"{'form':10s} {'workload':8s} {'bits':>4s} {'source':6s} {'SQNR dB':>8s} "
           f"{'max LSB':>8s}")
+    require_frames(args.frames)
     for attention, workload, bits, source in tqdm(rows, desc="fixed-point error", leave=False,
                                                   disable=None):
         cfg = preset(workload, attention=attention, data_bits=bits, weight_bits=bits,
@@ -66,6 +74,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .generate import make_vector_set
 
     cfg = config_from_args(args)
+    for name, value, size in (("row", args.row, cfg.h), ("col", args.col, cfg.w),
+                              ("channel", args.channel, cfg.c_out)):
+        if not 0 <= value < size:
+            raise ValueError(f"{name}: must be in 0..{size - 1}, got {value}")
     vs = make_vector_set(cfg, frames=1, seed=args.seed)
     layer, t = vs.layer, forward_fixed(cfg, vs.layer, vs.x[0])
     i, j, o = args.row, args.col, args.channel

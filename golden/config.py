@@ -4,7 +4,7 @@ The golden model, the vector writer, the RTL generator, the cycle model and the 
 read this object; no value is written twice.  This module is deliberately free of torch (and of
 numpy) so that generating hardware needs neither.
 
-Equation numbers (S1..S9) refer to docs/golden-model.md.
+Equation numbers (S1..S9) refer to docs/spec.md.
 """
 from __future__ import annotations
 
@@ -176,9 +176,10 @@ class XvConfig:
         if self.attention == "involution":
             _require(self.c_in == self.c_out, "c_out",
                      f"involution needs c_in == c_out, got {self.c_in} != {self.c_out}")
-            _require(self.c_in % self.group_channels == 0, "c_in",
-                     f"involution needs c_in divisible by group_channels={self.group_channels}, "
-                     f"got {self.c_in}")
+            # named after the option a user changes: the group size, not the channel count
+            _require(self.c_in % self.group_channels == 0, "group_channels",
+                     f"involution needs c_in={self.c_in} divisible by group_channels="
+                     f"{self.group_channels} (set --group-channels to a divisor of {self.c_in})")
             _require(self.c_in // self.reduction >= 1, "reduction",
                      f"c_in // reduction must be >= 1, got {self.c_in} // {self.reduction}")
         _require(self.c_in % self.simd == 0, "simd",

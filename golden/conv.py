@@ -46,8 +46,9 @@ def quantize_conv_layer(dyn, calib) -> QuantizedConvLayer:
     frames (NCHW): x and y per tensor, W'_d per output channel, as PSSA's output stage."""
     import torch
 
-    from .quantize import input_scale, output_stage, symmetric_scale
+    from .quantize import float64_cpu, input_scale, output_stage, symmetric_scale
 
+    dyn = float64_cpu(dyn)
     cfg = dyn.cfg
     if cfg.attention != "conv":
         raise ValueError(f"attention: quantize_conv_layer needs 'conv', got {cfg.attention!r}")

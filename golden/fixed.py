@@ -202,9 +202,14 @@ def _check_range(name: str, acc: np.ndarray, bits: int) -> None:
 
 
 def check_frame(cfg: XvConfig, x: np.ndarray) -> np.ndarray:
-    """One input frame as int64 (H, W, C_in); ValueError if its shape or range is wrong."""
+    """One input frame as int64 (H, W, C_in); ValueError if its dtype, shape or range is wrong
+    (float frames are refused, not truncated: they go through ``golden.quantize`` first)."""
     f = cfg.fmt
-    x = np.asarray(x, dtype=INT)
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"input: dtype {x.dtype}, expected integers (quantize float frames "
+                         f"with golden.quantize.quantize_input)")
+    x = x.astype(INT)
     if x.shape != (cfg.h, cfg.w, cfg.c_in):
         raise ValueError(f"input: shape {x.shape}, expected {(cfg.h, cfg.w, cfg.c_in)}")
     if x.min() < f.data_min or x.max() > f.data_max:

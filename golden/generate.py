@@ -15,7 +15,7 @@ from .config import XvConfig
 from .fixed import OutputStage, QuantizedLayer, forward_fixed, sqnr_db
 from .forms import golden_form
 from .model import DynamicXVolution, XVolution, random_model, reparameterize
-from .quantize import dequantize_input, quantize_input, quantize_layer
+from .quantize import dequantize_input, float64_cpu, quantize_input, quantize_layer
 from .vectors import VectorSet
 
 SOURCES = ("random", "image")
@@ -105,6 +105,7 @@ def quantized_run(cfg: XvConfig, dyn: DynamicXVolution, x: torch.Tensor, layer=N
     Returns (layer, integer inputs NHWC, integer outputs NHWC, float S8 outputs NHWC).
     The float reference runs on the dequantized integer input: the error is the engine's.
     """
+    dyn = float64_cpu(dyn)  # the float reference in float64, whatever the model's dtype
     layer = layer or quantize_form(dyn, x)
     xi = quantize_input(x, layer.x_scale, cfg)
     yi = np.stack([forward_form(cfg, layer, frame) for frame in xi])

@@ -5,6 +5,7 @@ Torch-free, so the hardware and simulation commands use it too.
 from __future__ import annotations
 
 import argparse
+import os
 
 from .config import ATTENTION_FORMS, PRESETS, WEIGHT_PLACES, XvConfig, preset
 
@@ -38,12 +39,48 @@ def add_config_arguments(parser: argparse.ArgumentParser, default: str = "tiny")
         group.add_argument(f"--{option}", type=int, metavar="N", help=f"override: {text}")
 
 
-def config_from_args(args: argparse.Namespace) -> XvConfig:
-    """The preset named by --workload with every given override; ValueError names a bad field."""
+def overrides_from_args(args: argparse.Namespace) -> dict:
+    """{config field: value} of every configuration option given on the command line."""
     overrides = {field: getattr(args, option.replace("-", "_"))
                  for option, (field, _) in FIELDS.items()
                  if getattr(args, option.replace("-", "_")) is not None}
     for name in ("attention", "weights"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    return preset(args.workload, **overrides)
+    return overrides
+
+
+def custom_name(base: XvConfig, cfg: XvConfig) -> str:
+    """The preset's name plus every field that differs from it ("tiny+h3+w3",
+    "digits+involution"), so a changed layer is never reported as the preset.  Only letters,
+    digits, '+' and '-': the runner and the reports put the name in folder and file names."""
+    def flat(c: XvConfig) -> dict:
+        d = c.to_dict()
+        return {**d, **d.pop("fmt")}
+    old, new = flat(base), flat(cfg)
+    parts = [new[name] for name in ("attention", "weights") if new[name] != old[name]]
+    parts += [f"{option}{new[field]}" for option, (field, _) in FIELDS.items()
+              if new[field] != old[field]]
+    return "+".join([base.name, *parts])
+
+
+def config_from_args(args: argparse.Namespace) -> XvConfig:
+    """The preset named by --workload with every given override; ValueError names a bad field.
+    An overridden preset is renamed (``custom_name``)."""
+    cfg = preset(args.workload, **overrides_from_args(args))
+    return cfg.replace(name=custom_name(preset(args.workload), cfg))
+
+
+def writable_folder(path, option: str = "--out"):
+    """Create folder ``path`` (and its parents) now, before any work; ValueError naming the
+    option and the folder if it cannot be (a file in the way, no permission)."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{option}: cannot create folder {path} ({err.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"{option}: folder {path} is not writable")
+    return path

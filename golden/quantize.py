@@ -11,7 +11,9 @@ Scales (docs/fixed-point.md):
 """
 from __future__ import annotations
 
+import copy
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -63,10 +65,50 @@ def float_intermediates(dyn: DynamicXVolution, x: torch.Tensor) -> dict[str, tor
     return {"q": q, "k": k, "a": a, "z": z, "y": y}
 
 
-def quantize_input(x: torch.Tensor, scale: float, cfg: XvConfig) -> np.ndarray:
-    """Float NCHW frames to int ``data_bits`` NHWC frames (the engine's raster stream order)."""
-    xi = quantize_tensor(x.double(), torch.tensor(scale, dtype=torch.float64), cfg.fmt.data_bits)
+class SaturationWarning(UserWarning):
+    """Input values beyond the calibration range were clamped to the integer range."""
+
+
+def float_frames(x, cfg: XvConfig, any_size: bool = False) -> torch.Tensor:
+    """Float frames (N, C_in, H, W) as float64 on the CPU; ValueError naming the expected shape
+    (one C_in x H x W frame needs its batch dimension: ``x[None]``).  ``any_size``: any H x W
+    (calibration frames: the layer is convolutional)."""
+    x = torch.as_tensor(x)
+    want = (cfg.c_in,) if any_size else (cfg.c_in, cfg.h, cfg.w)
+    if x.dim() != 4 or tuple(x.shape[1:1 + len(want)]) != want:
+        expected = f"(N, {cfg.c_in}, H, W)" if any_size else f"(N, {cfg.c_in}, {cfg.h}, {cfg.w})"
+        hint = "; add the batch dimension (x[None])" if x.dim() == 3 else ""
+        raise ValueError(f"x: shape {tuple(x.shape)}, expected float frames N x C_in x H x W "
+                         f"{expected}{hint}")
+    return x.detach().to("cpu", torch.float64)
+
+
+def saturated_fraction(x, scale: float, cfg: XvConfig) -> float:
+    """Fraction of the values of float frames x that ``quantize_input`` clamps: those whose
+    round(x / scale) lies outside signed ``data_bits`` (inputs beyond the calibration range)."""
+    q = torch.round(float_frames(x, cfg) / scale)
+    qmax = cfg.fmt.data_max
+    return float(((q > qmax) | (q < -qmax - 1)).double().mean()) if q.numel() else 0.0
+
+
+def _to_int_nhwc(x: torch.Tensor, scale: float, cfg: XvConfig) -> np.ndarray:
+    xi = quantize_tensor(x, torch.tensor(scale, dtype=torch.float64), cfg.fmt.data_bits)
     return np.ascontiguousarray(xi.transpose(0, 2, 3, 1))
+
+
+def quantize_input(x: torch.Tensor, scale: float, cfg: XvConfig) -> np.ndarray:
+    """Float NCHW frames (N, C_in, H, W; a single C H W frame is refused, add its batch
+    dimension) to int ``data_bits`` NHWC frames (the engine's raster stream order).
+
+    Values beyond the calibration range saturate, as in the engine; a ``SaturationWarning``
+    says what fraction did (``saturated_fraction`` returns it)."""
+    x = float_frames(x, cfg)
+    clamped = saturated_fraction(x, scale, cfg)
+    if clamped > 0:
+        warnings.warn(f"x: {100 * clamped:.2f}% of the input values lie outside the "
+                      f"calibration range (+-{scale * cfg.fmt.data_max:.4g}) and saturate to "
+                      f"int{cfg.fmt.data_bits}", SaturationWarning, stacklevel=2)
+    return _to_int_nhwc(x, scale, cfg)
 
 
 def dequantize_input(xi: np.ndarray, scale: float) -> torch.Tensor:
@@ -77,6 +119,7 @@ def dequantize_input(xi: np.ndarray, scale: float) -> torch.Tensor:
 def quantize_layer(dyn: DynamicXVolution, calib: torch.Tensor) -> QuantizedLayer:
     """Choose every scale of the PSSA path from the weights and from float calibration frames
     (NCHW)."""
+    dyn = float64_cpu(dyn)
     cfg = dyn.cfg
     if cfg.attention != "pssa":
         raise ValueError(f"attention: quantize_layer is PSSA's (golden.forms has every form's "
@@ -121,9 +164,18 @@ def _conv_taps(dyn: DynamicXVolution, bits: int):
 def input_scale(dyn: DynamicXVolution, calib: torch.Tensor):
     """s_x, and the calibration input as the engine sees it (already quantized): every
     intermediate is calibrated on that input, not on the float one."""
-    calib = calib.double()
+    calib = float_frames(calib, dyn.cfg, any_size=True)
     s_x = float(symmetric_scale(calib, dyn.cfg.fmt.data_bits))
-    return s_x, dequantize_input(quantize_input(calib, s_x, dyn.cfg), s_x)
+    return s_x, dequantize_input(_to_int_nhwc(calib, s_x, dyn.cfg), s_x)
+
+
+def float64_cpu(dyn: DynamicXVolution) -> DynamicXVolution:
+    """The model every quantizer works on: its scales are computed in float64 on the CPU (numpy
+    underneath), so a float32 or GPU model is copied there; the caller's model is unchanged."""
+    p = dyn.w_conv
+    if p.dtype == torch.float64 and p.device.type == "cpu":
+        return dyn
+    return copy.deepcopy(dyn).to("cpu", torch.float64)
 
 
 def output_stage(dyn: DynamicXVolution, s_x: float, s_y: float, tap_factors=None) -> dict:
@@ -151,6 +203,7 @@ def quantize_sa_layer(dyn: DynamicXVolution, calib: torch.Tensor):
     EXP_STEPS steps an octave; z keeps x's scale (a convex combination of x)."""
     from .fixed_forms import EXP_STEPS, QuantizedSALayer
 
+    dyn = float64_cpu(dyn)
     cfg, f = dyn.cfg, dyn.cfg.fmt
     db, wb, mb, ms = f.data_bits, f.weight_bits, f.mult_bits, f.max_shift
     s_x, x_seen = input_scale(dyn, calib)
@@ -177,6 +230,7 @@ def quantize_involution_layer(dyn: DynamicXVolution, calib: torch.Tensor):
     from .model import involution_sum
     from .fixed_forms import QuantizedInvolutionLayer
 
+    dyn = float64_cpu(dyn)
     cfg, f = dyn.cfg, dyn.cfg.fmt
     db, wb, mb, ms = f.data_bits, f.weight_bits, f.mult_bits, f.max_shift
     s_x, x_seen = input_scale(dyn, calib)

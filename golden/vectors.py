@@ -94,8 +94,38 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def array_shapes(cfg: XvConfig, frames: int) -> dict[str, tuple[int, ...]]:
+    """Shapes of the frames of a vector set: x (F, H, W, C_in), y (F, H, W, C_out)."""
+    return {"x": (frames, cfg.h, cfg.w, cfg.c_in), "y": (frames, cfg.h, cfg.w, cfg.c_out)}
+
+
+def check_vector_set(vs: VectorSet) -> None:
+    """ValueError naming the first part of ``vs`` that ``read_vectors`` would refuse, so that
+    nothing unreadable is written: x and y (shape, integers inside data_bits) and the layer
+    (the form's class, ``layer.check``)."""
+    cfg, f = vs.cfg, vs.cfg.fmt
+    frames = np.shape(vs.x)[0] if np.ndim(vs.x) == 4 else 1
+    if frames < 1:
+        raise ValueError(f"x: shape {np.shape(vs.x)}, a vector set needs at least one frame")
+    for name, shape in array_shapes(cfg, frames).items():
+        arr = np.asarray(getattr(vs, name))
+        if arr.shape != shape:
+            raise ValueError(f"{name}: shape {arr.shape}, expected {shape} (frames, H, W, "
+                             f"channels) for {cfg.name}")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name}: dtype {arr.dtype}, expected integers")
+        if arr.min() < f.data_min or arr.max() > f.data_max:
+            raise ValueError(f"{name}: values outside int{f.data_bits}")
+    if not isinstance(vs.layer, layer_class(cfg)):
+        raise ValueError(f"layer: a {type(vs.layer).__name__}, expected the {cfg.attention} "
+                         f"form's {layer_class(cfg).__name__}")
+    vs.layer.check(cfg)
+
+
 def write_vectors(vs: VectorSet, out: Path) -> Path:
-    """Write ``vs`` into folder ``out`` (created) and return the manifest's path."""
+    """Check ``vs`` (``check_vector_set``), write it into folder ``out`` (created) and return
+    the manifest's path."""
+    check_vector_set(vs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     arrays = vs.arrays()
@@ -173,8 +203,7 @@ def read_vectors(folder: Path, expect: XvConfig | None = None) -> VectorSet:
     except (OSError, ValueError) as err:
         raise _fail(folder, f"vectors.npz is unreadable ({err})") from None
     frames = manifest["frames"]
-    shapes = {"x": (frames, cfg.h, cfg.w, cfg.c_in), "y": (frames, cfg.h, cfg.w, cfg.c_out)}
-    for name, shape in shapes.items():
+    for name, shape in array_shapes(cfg, frames).items():
         if name not in arrays:
             raise _fail(folder, f"vectors.npz lacks {name!r}")
         if arrays[name].shape != shape:

@@ -30,15 +30,73 @@ def vectors_for(cfg, frames: int, seed: int, source: str) -> Path:
     return folder
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def checked_config(args: argparse.Namespace):
+    """The configuration and frame count of a command, refused before any work (vectors,
+    Verilog) if the engine cannot run them: the golden model's rules and the engine's own
+    (``hw.geometry.Geometry``: e.g. the involution engine's SIMD chunk inside one group)."""
+    from hw.geometry import Geometry
+
     cfg = config_from_args(args)
+    if args.frames < 1:
+        raise ValueError(f"frames: must be >= 1, got {args.frames}")
+    Geometry(cfg)
+    return cfg
+
+
+def given_vectors(args: argparse.Namespace):
+    """``--vectors DIR``: the validated vector set, whose manifest holds the configuration and
+    the frames (so configuration options are refused rather than silently ignored)."""
+    from golden.options import overrides_from_args
+    from golden.vectors import read_vectors
+    from hw.geometry import Geometry
+
+    given = overrides_from_args(args)
+    if given:
+        raise ValueError(f"--vectors: the vector set holds the configuration; drop "
+                         f"{', '.join('--' + k.replace('_', '-') for k in given)}")
+    vs = read_vectors(Path(args.vectors))
+    Geometry(vs.cfg)
+    return vs.cfg, vs.frames, Path(args.vectors).resolve()
+
+
+def describe_prediction(pred) -> list[str]:
+    """The cycle model's figures (sim/cycle_model.py), one a line."""
+    return [f"cycles (first input to last output): {pred.cycles} for {pred.frames} frame(s), "
+            f"{pred.cycles_per_frame:.0f} per frame",
+            f"first output after {pred.first_output} cycles",
+            f"MAC utilization: {100 * pred.mac_utilization:.1f}% "
+            f"(steady state {100 * pred.steady_state_utilization:.1f}%)",
+            f"bottleneck: {pred.bottleneck}, {pred.bottleneck_cycles_per_pixel} cycles a pixel"]
+
+
+def model_versus_rtl(cfg, frames: int, rtl_cycles: int, stall: float) -> str:
+    """The model's prediction beside the RTL's count: equal, or the difference."""
+    from .cycle_model import predict
+
+    model = predict(cfg, frames).cycles
+    diff = rtl_cycles - model
+    verdict = ("equal" if diff == 0 else
+               f"the RTL took {abs(diff)} cycles {'more' if diff > 0 else 'fewer'} "
+               f"({100 * diff / model:+.1f}%)")
+    note = " (the model assumes stall-free streams)" if stall > 0 else ""
+    return f"cycle model: {model} cycles, {verdict}{note}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.vectors:
+        cfg, frames, folder = given_vectors(args)
+    else:
+        cfg, frames, folder = checked_config(args), args.frames, None
     require_simulator(args.simulator)  # before any work: one line if it is missing
     print(f"configuration: {cfg.describe()}")
     t0 = time.time()
-    print(f"[1/2] golden vectors: {args.frames} frame(s), {args.source} data, seed {args.seed}",
-          flush=True)
-    folder = vectors_for(cfg, args.frames, args.seed, args.source)
-    print(f"      {folder.relative_to(ROOT)}")
+    if folder is None:
+        print(f"[1/2] golden vectors: {frames} frame(s), {args.source} data, seed {args.seed}",
+              flush=True)
+        folder = vectors_for(cfg, frames, args.seed, args.source)
+        print(f"      {folder.relative_to(ROOT)}")
+    else:
+        print(f"[1/2] golden vectors: {frames} frame(s) from {folder}", flush=True)
     print(f"[2/2] {args.simulator}: build (cached per configuration) and simulate", flush=True)
     result = run_vectors(folder, simulator=args.simulator, stall=args.stall, seed=args.seed,
                          waves=args.waves)
@@ -48,11 +106,24 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"extra beats: {f['extra_beats']}, misplaced tuser: {f['mark_errors']}")
     print(f"cycles (first input to last output): {f['cycles']} for {f['frames']} frame(s), "
           f"{f['cycles_per_frame']:.0f} per frame")
+    print(model_versus_rtl(cfg, frames, f["cycles"], args.stall))
     print(f"MAC utilization: {100 * f['mac_utilization']:.1f}% "
           f"({f['mac_busy_cycles']} busy cycles of the {cfg.simd}x{cfg.pe} array)")
     for wave in f["waves"]:
         print(f"waves: {wave}")
     print(f"log: {f['log']}\nPASS ({time.time() - t0:.1f} s)")
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    """The cycle model's prediction alone: no vectors, no Verilog, no simulator."""
+    from .cycle_model import predict
+
+    cfg = checked_config(args)
+    print(f"configuration: {cfg.describe()}")
+    print("cycle model (stall-free streams):")
+    for line in describe_prediction(predict(cfg, args.frames)):
+        print(f"  {line}")
     return 0
 
 
@@ -89,9 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stall", type=float, default=0.0,
                    help="probability that the source idles / the sink refuses a beat")
     p.add_argument("--waves", action="store_true", help="write a VCD waveform (GTKWave, Surfer)")
+    p.add_argument("--vectors", metavar="DIR",
+                   help="simulate this vector set (`python -m golden vectors`) instead of "
+                        "writing one; its manifest gives the configuration and frames")
     p.set_defaults(run=cmd_run)
+    p = sub.add_parser("model", help="the cycle model's prediction alone (no simulation)")
+    add_config_arguments(p)
+    p.add_argument("--frames", type=int, default=2, help="frames back to back (default 2)")
+    p.set_defaults(run=cmd_model, stall=0.0)
     p = sub.add_parser("soak", help="random configurations with random stalls (sim/soak.py)")
-    p.add_argument("--draws", type=int, default=20, help="configurations to draw (default 20)")
+    p.add_argument("--draws", type=int, default=40, help="configurations to draw (default 40)")
     p.add_argument("--seed", type=int, default=1000, help="seed of the first draw")
     p.add_argument("--simulator", choices=sorted(SIMULATORS), default="verilator")
     p.set_defaults(run=cmd_soak, stall=0.0)

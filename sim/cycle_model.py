@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from golden.config import XvConfig
-from hw.geometry import SLOTS, Geometry
+from hw.geometry import Geometry
 from hw.requant import Requantizer
 
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis

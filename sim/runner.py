@@ -69,6 +69,39 @@ def _verilator_make_fix():
             os.environ["MAKEFLAGS"] = old
 
 
+#: Icarus's waveform module, a second root beside the engine
+ICARUS_DUMP = "xv_waves_dump"
+WAVES_FILE = f"{TOP}.vcd"
+
+
+def _icarus_dump_module(build_dir: Path) -> Path:
+    """cocotb's own Icarus dump module declares a `string`, which needs -g2012, and the engine
+    must build with -g2005 (see ``_build``): this one is plain Verilog-2005.  It writes a VCD
+    into the test's folder, as Verilator's --trace does."""
+    path = build_dir / f"{ICARUS_DUMP}.v"
+    text = (f"module {ICARUS_DUMP};\n  initial begin\n    $dumpfile(\"{WAVES_FILE}\");\n"
+            f"    $dumpvars(0, {TOP});\n  end\nendmodule\n")
+    if not path.exists() or path.read_text() != text:  # unchanged: no rebuild
+        path.write_text(text)
+    return path
+
+
+@contextlib.contextmanager
+def _icarus_vcd(waves: bool):
+    """cocotb ends vvp's command line with -none (no waves) or -fst, and vvp obeys the last
+    format flag; SIM_CMD_SUFFIX is the one thing cocotb puts after them."""
+    old = os.environ.get("SIM_CMD_SUFFIX")
+    if waves:
+        os.environ["SIM_CMD_SUFFIX"] = f"-vcd {old or ''}".strip()
+    try:
+        yield
+    finally:
+        if waves and old is None:
+            os.environ.pop("SIM_CMD_SUFFIX", None)
+        elif waves:
+            os.environ["SIM_CMD_SUFFIX"] = old
+
+
 def _build(cfg, simulator: str, build_root: Path, waves: bool):
     from cocotb_tools.runner import get_runner
 
@@ -76,24 +109,28 @@ def _build(cfg, simulator: str, build_root: Path, waves: bool):
     key = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
     build_dir = build_root / f"{simulator}-{key}{'-waves' if waves else ''}"
     build_dir.mkdir(parents=True, exist_ok=True)
-    source = write_verilog(cfg, verilog_dir / f"{TOP}-{key}.v")
+    sources = [write_verilog(cfg, verilog_dir / f"{TOP}-{key}.v")]
     runner = get_runner(simulator)
     # Yosys's Verilog wakes its always @* blocks with a reg initialized at declaration; under
     # cocotb's default -g2012 Icarus applies that initializer before any always block waits, so
     # combinational outputs stay X until an input changes.  Verilog-2005 semantics keep the event.
     args = ["-g2005"] if simulator == "icarus" else []
+    if simulator == "icarus" and waves:
+        args += ["-s", ICARUS_DUMP]
     if simulator == "verilator":
         # toolchain.md pitfall 5: Amaranth's Verilog trips width lints; lint is its own test.
         # waves: cocotb's --trace writes a VCD (FST would need Debian's liblz4-dev)
         args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
     with open(build_dir / ".lock", "w") as lock, _verilator_make_fix():
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if simulator == "icarus" and waves:
+            sources.append(_icarus_dump_module(build_dir))
         try:
-            runner.build(sources=[source], hdl_toplevel=TOP, build_dir=build_dir,
-                         build_args=args, waves=waves, timescale=("1ns", "1ps"),
-                         log_file=build_dir / "build.log")
+            runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
+                         build_args=args, waves=waves and simulator != "icarus",
+                         timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
         except RuntimeError as err:
-            raise BuildFailed(f"{simulator} could not build {source.name} ({err}); "
+            raise BuildFailed(f"{simulator} could not build {sources[0].name} ({err}); "
                               f"see {build_dir / 'build.log'}") from None
     return runner, build_dir
 
@@ -119,15 +156,43 @@ def run_vectors(vectors: Path, simulator: str = "verilator", stall: float = 0.0,
            "XV_SEED": str(seed), "XV_OUTPUTS": str(Path(outputs).resolve()) if outputs else "",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
                "PYTHONPATH", "")])}
-    xml = runner.test(test_module="sim.tb_engine", hdl_toplevel=TOP, testcase=testcase,
-                      build_dir=build_dir,
-                      test_dir=test_dir, extra_env=env, waves=waves, seed=seed,
-                      results_xml=str(test_dir / "results.xml"), log_file=test_dir / "sim.log")
-    tests, failed = get_results(Path(xml))
+    icarus, xml = simulator == "icarus", test_dir / "results.xml"
+    try:
+        with _icarus_vcd(waves and icarus):
+            runner.test(test_module="sim.tb_engine", hdl_toplevel=TOP, testcase=testcase,
+                        build_dir=build_dir, test_dir=test_dir, extra_env=env,
+                        waves=waves and not icarus, seed=seed, results_xml=str(xml),
+                        log_file=test_dir / "sim.log")
+    except SystemExit:
+        # under pytest (PYTEST_CURRENT_TEST, inherited by subprocesses too) cocotb exits on a
+        # failed test itself; with its results written, report it as everywhere else
+        if not xml.exists():
+            raise
+    tests, failed = get_results(xml)
     figures = json.loads(results.read_text()) if results.exists() else {}
     figures["log"] = str(test_dir / "sim.log")
     figures["waves"] = [str(p) for p in test_dir.glob("*.fst")] + [str(p) for p in
                                                                       test_dir.glob("*.vcd")]
     if tests == 0 or failed:
-        raise AssertionError(f"cocotb: {failed} of {tests} tests failed; see {test_dir}/sim.log")
+        raise AssertionError(f"cocotb: {failed} of {tests} tests failed{failure_details(figures)}"
+                             f"; see {test_dir}/sim.log")
     return SimResult(simulator, figures)
+
+
+def failure_details(figures: dict) -> str:
+    """What the testbench counted (its figures JSON), for the one line a failed run prints:
+    the mismatches and the first bad word, beats lost or extra, misplaced tuser."""
+    parts = []
+    if figures.get("mismatches"):
+        text = (f"{figures['mismatches']} of {figures.get('outputs_compared', '?')} output "
+                f"words differ")
+        if figures.get("first_bad"):
+            label, row, col, group, got, want = figures["first_bad"]
+            text += f"; first ({label}, row {row}, col {col}, group {group}): got {got} want {want}"
+        parts.append(text)
+    for key, what in (("lost_beats", "output beats never came"),
+                      ("extra_beats", "output beats beyond the frames expected"),
+                      ("mark_errors", "output beats with a wrong tuser")):
+        if figures.get(key):
+            parts.append(f"{figures[key]} {what}")
+    return ": " + "; ".join(parts) if parts else ""

@@ -300,6 +300,7 @@ async def engine_matches_golden(dut):
         "cycles": cycles, "cycles_per_frame": cycles / vs.frames,
         "mac_busy_cycles": monitor.busy,
         "mac_utilization": monitor.busy / max(cycles, 1),
+        "first_bad": board.first_bad,  # (label, row, col, group, got, want), for the runner
         **({"mem_error": int(dut.mem_error.value)} if cfg.external_weights else {}),
     }
     Path(os.environ["XV_RESULTS"]).write_text(json.dumps(results, indent=2) + "\n")

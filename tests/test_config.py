@@ -18,7 +18,7 @@ BASE = dict(h=8, w=8, c_in=8, c_out=8, d=4)
     (dict(simd=3), "simd"),
     (dict(pe=5), "pe"),
     (dict(attention="involution", c_out=16), "c_out"),
-    (dict(attention="involution", c_in=12, c_out=12, group_channels=8), "c_in"),
+    (dict(attention="involution", c_in=12, c_out=12, group_channels=8), "group_channels"),
     (dict(h=5000), "h/w"),
     (dict(d=2.5), "d"),
     # external weights: tiles, the AXI4 port and its bursts

@@ -79,6 +79,20 @@ def test_input_range_and_shape_are_checked():
         forward_fixed(cfg, vs.layer, vs.x[0, :4])
 
 
+@pytest.mark.parametrize("attention", ["pssa", "sa", "involution", "conv"])
+def test_float_input_is_refused_not_truncated(attention):
+    """Every form's forward (golden.forms) shares check_frame: float frames, even holding
+    whole numbers, are refused in one line naming the dtype."""
+    from golden.forms import golden_form
+
+    cfg = preset("digits", attention=attention, h=4, w=4)
+    vs = make_vector_set(cfg, frames=1, seed=1)
+    forward = golden_form(cfg).forward
+    with pytest.raises(ValueError, match=r"^input: dtype float64, expected integers"):
+        forward(cfg, vs.layer, vs.x[0].astype(np.float64))
+    assert np.array_equal(forward(cfg, vs.layer, vs.x[0].astype(np.int16)).y, vs.y[0])
+
+
 # Stated bounds of docs/fixed-point.md: (data = weight bits) -> (min SQNR dB, max |error| LSB)
 # for random normal frames and sample-photograph features.  Measured with `python -m golden error`.
 BOUNDS = {

@@ -1,4 +1,5 @@
 """Vector sets: written, read back, and every kind of damage refused with a clear message."""
+import dataclasses
 import json
 import shutil
 
@@ -8,8 +9,8 @@ import pytest
 from golden.config import ATTENTION_FORMS, preset
 from golden.forms import FORMS, golden_form
 from golden.generate import make_vector_set
-from golden.vectors import (VectorFileError, from_hex_lines, read_vectors, to_hex_lines,
-                            write_vectors)
+from golden.vectors import (VectorFileError, VectorSet, from_hex_lines, read_vectors,
+                            to_hex_lines, write_vectors)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +120,35 @@ def test_conv_round_trip(tmp_path):
     for name, value in vs.layer.as_dict().items():
         assert np.array_equal(getattr(back.layer, name), value), name
     assert np.array_equal(back.x, vs.x) and np.array_equal(back.y, vs.y)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda vs: vs.x[0], r"^x: shape \(8, 8, 8\), expected \(1, 8, 8, 8\)"),
+    (lambda vs: vs.x[:, :, :, :4], r"^x: shape \(1, 8, 8, 4\), expected \(1, 8, 8, 8\)"),
+    (lambda vs: vs.x[:0], r"^x: shape \(0, 8, 8, 8\), a vector set needs at least one frame"),
+    (lambda vs: vs.x.astype(float), r"^x: dtype float64, expected integers"),
+    (lambda vs: vs.x * 1000, r"^x: values outside int8"),
+])
+def test_writer_refuses_malformed_frames(tmp_path, change, message):
+    """write_vectors checks what read_vectors would refuse, and writes nothing."""
+    vs = make_vector_set(preset("tiny"), frames=1, seed=2)
+    with pytest.raises(ValueError, match=message):
+        write_vectors(VectorSet(vs.cfg, vs.layer, change(vs), vs.y), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_writer_refuses_a_bad_layer_or_output(tmp_path):
+    vs = make_vector_set(preset("tiny"), frames=1, seed=2)
+    with pytest.raises(ValueError, match=r"^y: shape \(2, 8, 8, 8\), expected \(1, 8, 8, 8\)"):
+        write_vectors(VectorSet(vs.cfg, vs.layer, vs.x, np.concatenate([vs.y, vs.y])),
+                      tmp_path / "bad")
+    short = dataclasses.replace(vs.layer, m_c=vs.layer.m_c[:3])
+    with pytest.raises(ValueError, match=r"^m_c: shape \(3,\), expected \(8,\)"):
+        write_vectors(VectorSet(vs.cfg, short, vs.x, vs.y), tmp_path / "bad")
+    conv = make_vector_set(preset("tiny", attention="conv"), frames=1, seed=2)
+    with pytest.raises(ValueError, match=r"^layer: a QuantizedConvLayer, expected the pssa"):
+        write_vectors(VectorSet(vs.cfg, conv.layer, vs.x, vs.y), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_registry_covers_every_form_and_refuses_others():
