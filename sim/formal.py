@@ -197,7 +197,7 @@ class Contract(Elaboratable):
         beats occur at every phase; fully free back-pressure made the solver stall at the
         depth of the first outputs."""
         self._outputs(m, dut, live)
-        received = self._framing(m, dut)
+        self._framing(m, dut)
         choice, period, phase = self.choice, Signal(2, reset_less=True), \
             Signal(2, reset_less=True)
         started = Signal(reset_less=True)
