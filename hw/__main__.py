@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # an unwritable --out: one line, no traceback
+        print(f"error: out: cannot write to {args.out} ({err.strerror or err})", file=sys.stderr)
+        return 2
     geo = Geometry(cfg)
     print(f"{cfg.describe()}\nwrote {path} ({cfg.attention} engine)")
     print(f"ports: s_axis_tdata[{geo.in_bits}] m_axis_tdata[{geo.out_bits}] "

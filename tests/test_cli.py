@@ -202,3 +202,13 @@ def test_readme_lists_every_configuration_option():
     assert not missing, f"README.md does not list {missing}"
     for command in ("golden explain", "sim model", "sim run --vectors"):
         assert command in readme, command
+
+
+def test_hw_verilog_refuses_an_unwritable_folder():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "hw", "verilog", "--out", "/dev/null/x"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith("error: out: cannot write to")
+    assert len(done.stderr.splitlines()) == 1
