@@ -34,10 +34,12 @@ POINTS = {
     "stage3": [(8, 8)],
 }
 SIMULATED = {"tiny", "digits"}
-#: placed and routed at both speed grades; the paper-sized points are synthesized only (Yosys:
-#: resources, fit, multipliers by block): a C = 128/256 design takes nextpnr tens of minutes on
-#: two cores; stage3's placed clock comes from `make compare` (SIMD x PE = 4 x 4)
+#: placed and routed at both speed grades; stage2 is synthesized only (Yosys: resources, fit,
+#: multipliers by block) and stage3 modelled: a C = 128/256 design takes nextpnr tens of minutes
+#: and Yosys alone about 15 minutes on two cores; stage3's synthesis and placed clock are in
+#: `make compare` (SIMD x PE = 4 x 4)
 PLACED = {"tiny", "digits"}
+SYNTHESIZED = PLACED | {"stage2"}
 FRAMES = 4
 
 
@@ -104,7 +106,7 @@ def measure(workload: str, simd: int, pe: int, do_synth: bool) -> Row:
     rtl = rtl_cycles(cfg, ROOT / "build" / "bench" / f"{workload}-{simd}x{pe}") \
         if workload in SIMULATED else None
     synth = faster = blocks = None
-    if do_synth:
+    if do_synth and workload in SYNTHESIZED:
         synth = memory_misfit(cfg) or synthesize_cached(cfg, ECP5, ROOT, router=ROUTER,
                                                         place=workload in PLACED)
         if synth.fmax_mhz:

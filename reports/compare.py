@@ -43,10 +43,10 @@ SYNTHESIZED = (28, 56)
 #: the paper's layers (the ResNet stages), weights placed by the memory budget
 #: (``hw.geometry.choose_weights``): on chip where they fit, else tiles from external memory
 LARGE = {"stage3": 14, "stage2": 28}
-#: large points placed and routed (the rest of stage3 is synthesized, stage2 is modelled):
-#: a C = 256 design takes Yosys and nextpnr several minutes each on two cores
+#: large points placed and routed, and synthesized (Yosys only); the rest is modelled: a
+#: C = 256 design takes Yosys alone about 15 minutes on two cores
 LARGE_PLACED = {("stage3", "pssa")}
-LARGE_SYNTHESIZED = {("stage3", form) for form in ("conv", "involution", "sa")}
+LARGE_SYNTHESIZED = {("stage3", "conv")}
 SIMULATED = (7, 14)
 ERROR_SIZES = (7, 14, 28)
 FRAMES = 2  # cycles per frame from two frames back to back (the steady state)
@@ -394,9 +394,9 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         f"{', '.join(f'{s} x {s}' for s in SYNTHESIZED)}; of the paper's layers, "
         + ", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_PLACED)) + " placed, "
         + ", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_SYNTHESIZED))
-        + " Yosys only, stage2 from the model (a C = 256 design takes Yosys and nextpnr "
-        "several minutes each); a design whose memories exceed the device's 3.7 Mbit of "
-        "block RAM is reported as not fitting without synthesis.",
+        + " Yosys only, the other stage3 forms and stage2 from the model (a C = 256 design "
+        "takes Yosys alone about 15 minutes on two cores); a design whose memories exceed the "
+        "device's 3.7 Mbit of block RAM is reported as not fitting without synthesis.",
         "- weights: stage3 and stage2 place their weights by the memory budget "
         "(`hw.geometry.choose_weights`, 85% of the block RAM): on chip where they fit, else in "
         "external memory, fetched over AXI4 a tile of output channels at a time "

@@ -309,6 +309,10 @@ def tool_path(root: Path) -> str:
         shim = shims / name
         shim.write_text(f'#!/bin/sh\nexec "{target}" "$@"\n')
         shim.chmod(0o755)
+    # a YoWASP tool's first run compiles it and says so on its output, which the solver's
+    # first answer must not carry: run it once here
+    subprocess.run([str(shims / "boolector"), "--version"], input="", capture_output=True,
+                   text=True)
     return os.pathsep.join([str(shims), str(venv), os.environ.get("PATH", "")])
 
 
