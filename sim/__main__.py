@@ -165,7 +165,8 @@ def cmd_formal(args: argparse.Namespace) -> int:
         expected = "FAIL" if task.fault else "PASS"
         ok = proof.status == expected
         failed += not ok
-        trace = f"; counterexample {proof.trace.relative_to(ROOT)}" if proof.trace else ""
+        what = "witness" if task.mode == "cover" else "counterexample"
+        trace = f"; {what} {proof.trace.relative_to(ROOT)}" if proof.trace else ""
         print(f"[{n}/{len(plan)}] {form} {task.describe()}: {proof.status} as {proof.mode} "
               f"({proof.seconds:.0f} s){trace}{'' if ok else '  <-- expected ' + expected}",
               flush=True)
