@@ -8,8 +8,11 @@ from sim.formal import BROKEN, Task, broken_task, formal_config, run_task, tasks
 CFG = formal_config("pssa")
 
 
-@pytest.mark.parametrize("prop, mode", [("liveness", "bmc"), ("liveness", "cover"),
-                                        ("stream", "bmc")])
+@pytest.mark.parametrize("prop, mode", [
+    ("stream", "bmc"), ("loader", "bmc"), ("liveness", "cover"),
+    # the solver took 66 s here once and stalled for minutes near the frame's end another
+    # time: make formal and make soak run it
+    pytest.param("liveness", "bmc", marks=pytest.mark.slow)])
 def test_contract_holds(prop, mode):
     task = next(t for t in tasks(CFG) if (t.prop, t.mode) == (prop, mode))
     proof = run_task(f"test-{prop}-{mode}", CFG, task)
