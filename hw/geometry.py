@@ -91,18 +91,26 @@ class Geometry:
     @property
     def hold(self) -> int:
         """Pixels behind the MAC array's pixel that must stay in the ring (the form says: its
-        window's reach, or a whole frame); with several output-channel tiles, the frame (every
-        tile reads it again)."""
-        return max(self.form.hold(self), self.cfg.n_pixels if self.tiled else 0)
+        window's reach, or a whole frame)."""
+        return self.form.hold(self)
+
+    @property
+    def ahead(self) -> int:
+        """Pixels the input may run ahead of the MAC array's count: the projection must reach
+        the MAC array's window (``hold``), the attention units LOOKAHEAD pixels and their own
+        window beyond it.  With several output-channel tiles the MAC array's count stays at the
+        frame's first pixel until the last tile (every tile reads the frame again), so the whole
+        frame, and the next frame's first window, must fit ahead of it."""
+        ahead = self.hold + LOOKAHEAD + 2
+        if self.tiled:
+            ahead = max(ahead, self.cfg.n_pixels + self.reach + LOOKAHEAD + 2)
+        return ahead
 
     @property
     def depth(self) -> int:
-        """Pixels the ring buffer holds: a power of two >= 2*hold + LOOKAHEAD + 2.
-
-        Behind the MAC array's pixel p the ring keeps what p still needs (``hold`` pixels back);
-        ahead of it the projection must have reached p + reach, and the attention units, up to
-        LOOKAHEAD pixels ahead of the MAC array, their own reach beyond that."""
-        return 1 << ceil_log2(2 * self.hold + LOOKAHEAD + 2)
+        """Pixels the ring buffer holds: a power of two >= hold + ahead (a ring slot is a bit
+        field of the free-running pixel index, no modulo in an address path)."""
+        return 1 << ceil_log2(self.hold + self.ahead)
 
     @property
     def addr_bits(self) -> int:
@@ -286,12 +294,22 @@ class Geometry:
             out["weight tiles"] = self.tile_buffer_words * self.weight_word_bits
         out["x ring"] = self.x_words * self.in_bits
         if self.cfg.has_attention:
+            # written once, read by the MAC array and the attention: a block RAM has two ports,
+            # so synthesis stores the ring twice
+            out["x ring, 2nd read copy"] = out["x ring"]
+        if self.cfg.has_attention:
             out["z buffer"] = self.z_words * self.in_bits
         out.update(self.form.buffers(self))
         return out
 
 
-def choose_weights(cfg: XvConfig, capacity_bits: int, fill: float = 0.85,
+#: Of the block RAM's bits, what the engine's memories may take (``choose_weights``): on the
+#: ECP5-85F stage3 PSSA's 3.6 Mbit of memories took 232 DP16KD (4.1 Mbit, 87% packed), so 0.75
+#: keeps the blocks below about 90% of the device.
+BLOCK_RAM_FILL = 0.75
+
+
+def choose_weights(cfg: XvConfig, capacity_bits: int, fill: float = BLOCK_RAM_FILL,
                    external: bool = False) -> XvConfig | None:
     """The configuration with its weights placed by the memory budget: on chip when the
     engine's memories fit ``fill`` of ``capacity_bits`` (unless ``external``), else in external

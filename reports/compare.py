@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from golden.config import SWEEP_SHIFTS, SWEEP_SIZES, preset, sweep
-from hw.geometry import Geometry, choose_weights
+from hw.geometry import BLOCK_RAM_FILL, Geometry, choose_weights
 from hw.attention.sa_softmax import SPAN_EXTRA
 from sim.cycle_model import MemoryTiming, predict, weight_bandwidth
 
@@ -398,7 +398,8 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         "takes Yosys alone about 15 minutes on two cores); a design whose memories exceed the "
         "device's 3.7 Mbit of block RAM is reported as not fitting without synthesis.",
         "- weights: stage3 and stage2 place their weights by the memory budget "
-        "(`hw.geometry.choose_weights`, 85% of the block RAM): on chip where they fit, else in "
+        f"(`hw.geometry.choose_weights`, {BLOCK_RAM_FILL:.0%} of the block RAM's bits, the x ring "
+        "counted twice where two units read it): on chip where they fit, else in "
         "external memory, fetched over AXI4 a tile of output channels at a time "
         "(docs/external-memory.md); stage3's weights alone (5.0 Mbit) exceed the device, so "
         "every form there runs tiled;",

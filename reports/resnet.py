@@ -16,12 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from golden.config import XvConfig
-from hw.geometry import Geometry
+from hw.geometry import BLOCK_RAM_FILL, Geometry
 from sim.cycle_model import PREFETCHED, MemoryTiming, predict
 
 SIZE = 14
 BLOCKS = 6
-FILL = 0.85  # of the block RAM, as hw.geometry.choose_weights
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def layers(device: Device) -> list[tuple[str, int, XvConfig, bool]]:
         cfg = XvConfig(h=SIZE, w=SIZE, c_in=c_in, c_out=c_out, d=max(1, c_in // 8), k=k,
                        attention=attention, simd=device.simd, pe=device.pe,
                        axi_bits=device.axi_bits, weights="external", name=name)
-        budget = FILL * device.bram_bits
+        budget = BLOCK_RAM_FILL * device.bram_bits
         fitting = [cfg.replace(co_tile=t) for t in range(device.pe, c_out + 1, device.pe)
                    if c_out % t == 0 and sum(Geometry(cfg.replace(co_tile=t)).buffer_bits()
                                                  .values()) <= budget]

@@ -8,7 +8,7 @@ from golden.config import preset
 from golden.generate import make_vector_set
 from golden.memory_image import image_layout, mac_taps, weight_image
 from golden.vectors import WEIGHT_IMAGE, read_vectors, write_vectors
-from hw.geometry import Geometry, choose_weights
+from hw.geometry import BLOCK_RAM_FILL, Geometry, choose_weights
 from hw.params import param_words
 
 CAPACITY = 208 * 18 * 1024  # the ECP5-85F's block RAM
@@ -60,9 +60,9 @@ def test_weights_placed_by_the_memory_budget():
     assert choose_weights(preset("tiny"), CAPACITY) == preset("tiny")
     stage3 = choose_weights(preset("stage3", simd=4, pe=4), CAPACITY)
     assert stage3.external_weights and 1 < stage3.tiles < 256
-    assert sum(Geometry(stage3).buffer_bits().values()) <= 0.85 * CAPACITY
+    assert sum(Geometry(stage3).buffer_bits().values()) <= BLOCK_RAM_FILL * CAPACITY
     bigger = stage3.replace(co_tile=stage3.tile_co * 2)  # the largest tile that fits was taken
-    assert sum(Geometry(bigger).buffer_bits().values()) > 0.85 * CAPACITY
+    assert sum(Geometry(bigger).buffer_bits().values()) > BLOCK_RAM_FILL * CAPACITY
     # full SA must hold its frame: at 56 x 56 nothing fits, whatever the tile
     assert choose_weights(preset("stage2", attention="sa", h=56, w=56), CAPACITY) is None
     assert np.isclose(Geometry(stage3).tiles_bytes_per_frame, 256 * 256 * 10, rtol=0.01)
