@@ -41,7 +41,9 @@ OUTPUT_CREDITS = 4
 #: parameters are loaded; param_loaded raised by any tlast; param_error cleared by a new load; a
 #: register that a reset does not clear.
 FAULTS = ("drop_tvalid", "wrong_tlast", "early_input", "loaded_early", "error_not_sticky",
-          "leaky_reset")
+          "leaky_reset", "drop_arvalid")
+#: the faults of the external-weight port (an AXI4 read address dropped while it waits)
+EXTERNAL_FAULTS = ("drop_arvalid",)
 
 
 class XvolutionEngine(wiring.Component):
@@ -51,6 +53,9 @@ class XvolutionEngine(wiring.Component):
     def __init__(self, cfg: XvConfig, fault: str | None = None):
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault: one of {FAULTS} (formal tests only), got {fault!r}")
+        if fault in EXTERNAL_FAULTS and not cfg.external_weights:
+            raise ValueError(f"fault: {fault} breaks the external-weight port; the configuration "
+                             f"has its weights on chip")
         self.cfg, self.fault = cfg, fault
         self.geo = geo = Geometry(cfg)
         super().__init__({
@@ -134,6 +139,10 @@ class XvolutionEngine(wiring.Component):
             channel = getattr(fetch.axi, name)
             m.d.comb += (port.eq(channel) if fetch.axi.signature.members[name].flow == Out
                          else channel.eq(port))
+        if self.fault == "drop_arvalid":  # formal tests only: arvalid drops while it waits
+            refused = Signal()
+            m.d.sync += refused.eq(fetch.axi.arvalid & ~self.m_axi_arready)
+            m.d.comb += self.m_axi_arvalid.eq(fetch.axi.arvalid & ~refused)
         m.d.comb += [fetch.base.eq(self.weights_base), fetch.enable.eq(loader.loaded),
                      self.mem_error.eq(fetch.error),
                      fetch.mac_tiles.eq(mac.tile_count), mac.tiles_loaded.eq(fetch.loaded)]
@@ -170,4 +179,4 @@ class XvolutionEngine(wiring.Component):
             "loaded_early": (valid, last, loaded | (beat & self.s_param_tlast), error),
             "error_not_sticky": (valid, last, loaded, error & ~beat),
             "leaky_reset": (valid, last, loaded, error | leak),
-        }[self.fault]
+        }.get(self.fault, (valid, last, loaded, error))

