@@ -19,11 +19,22 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("verilog", help="write synthesizable Verilog for a configuration")
     add_config_arguments(p)
     p.add_argument("--out", default="build/verilog", help="output folder (default build/verilog)")
+    p.add_argument("--device", default="ecp5-85f", choices=["ecp5-85f", "ice40-up5k", "none"],
+                   help="refuse a configuration whose memories do not fit this device's block "
+                        "RAM (default ecp5-85f; none: no check)")
+    p.add_argument("--fit", action="store_true",
+                   help="place the weights by the device's memory budget: on chip where they "
+                        "fit, else external with the largest output-channel tile that fits")
     args = parser.parse_args(argv)
     try:
         cfg = config_from_args(args)
         from .build import TOP, write_verilog
-        from .geometry import Geometry
+        from .geometry import BLOCK_RAM_BITS, Geometry, check_fits, choose_weights
+
+        if args.device != "none":
+            if args.fit:
+                cfg = choose_weights(cfg, BLOCK_RAM_BITS[args.device]) or cfg
+            check_fits(cfg, args.device)
 
         path = write_verilog(cfg, Path(args.out) / f"{TOP}_{cfg.name}.v")
     except ValueError as err:

@@ -303,6 +303,10 @@ class Geometry:
         return out
 
 
+#: Block RAM of the devices the generator checks a configuration against, in bits: the
+#: ECP5-85F's 208 DP16KD of 18 kbit, the iCE40 UP5K's 30 EBR of 4 kbit.
+BLOCK_RAM_BITS = {"ecp5-85f": 208 * 18 * 1024, "ice40-up5k": 30 * 4 * 1024}
+
 #: Of the block RAM's bits, what the engine's memories may take (``choose_weights``): on the
 #: ECP5-85F stage3 PSSA's 3.6 Mbit of memories took 232 DP16KD (4.1 Mbit, 87% packed), so 0.75
 #: keeps the blocks below about 90% of the device.
@@ -324,3 +328,19 @@ def choose_weights(cfg: XvConfig, capacity_bits: int, fill: float = BLOCK_RAM_FI
         if sum(Geometry(candidate).buffer_bits().values()) <= budget:
             return candidate
     return None
+
+
+def check_fits(cfg: XvConfig, device: str) -> None:
+    """Refuse, by name, a configuration whose memories exceed ``BLOCK_RAM_FILL`` of the
+    device's block RAM, saying what would fit (external weights, the largest tile)."""
+    capacity = BLOCK_RAM_BITS[device]
+    bits = sum(Geometry(cfg).buffer_bits().values())
+    if bits <= BLOCK_RAM_FILL * capacity:
+        return
+    fitting = choose_weights(cfg, capacity, external=cfg.external_weights)
+    hint = (f"; --weights external --co-tile {fitting.tile_co} fits (or --fit)" if fitting
+            else "; no output-channel tile fits: the frame itself is too big")
+    field = "co_tile" if cfg.external_weights else "weights"
+    raise ValueError(f"{field}: the engine's memories take {bits / 1024:,.0f} kbit, more than "
+                     f"{BLOCK_RAM_FILL:.0%} of the {device}'s {capacity / 1024:,.0f} kbit of "
+                     f"block RAM{hint}")

@@ -53,6 +53,9 @@ FRAMES = 2  # cycles per frame from two frames back to back (the steady state)
 #: nextpnr's router1 did not converge within 10 minutes on the C = 64 sweep designs (overuse
 #: stuck near 460 wires after 76,000 iterations); router2 routes them in about two minutes.
 ROUTER = "router2"
+#: the paper's layers route with nextpnr's default router: on stage3 PSSA router2 stalled at
+#: about 3,400 overused wires for 12 iterations (a plateau, not a slow descent)
+LARGE_ROUTER = None
 
 
 @dataclass
@@ -147,7 +150,8 @@ def synthesize_point(p: Point) -> SynthResult:
     cfg = config(p.form, p.size, p.shift, p.workload)
     place = ((p.workload == "sweep" and p.size in PLACED)
              or (p.workload, p.form) in LARGE_PLACED)
-    return memory_misfit(cfg) or synthesize_cached(cfg, ECP5, ROOT, place=place, router=ROUTER)
+    router = LARGE_ROUTER if p.workload in LARGE else ROUTER
+    return memory_misfit(cfg) or synthesize_cached(cfg, ECP5, ROOT, place=place, router=router)
 
 
 def fixed_point_errors() -> list[dict]:
@@ -389,13 +393,15 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         "- first output: cycles from the first input beat to the first output beat;",
         f"- resources and Fmax: ECP5-85F, YoWASP Yosys + nextpnr `--router {ROUTER}` (I/O "
         "registered, reports/synth.py; the default router did not converge in 10 minutes on "
-        "these C = 64 designs), placed at "
+        "these C = 64 designs; the paper's layers with nextpnr's default router, on which "
+        "router2 stalled), placed at "
         f"{', '.join(f'{s} x {s}' for s in PLACED)}, Yosys only at "
         f"{', '.join(f'{s} x {s}' for s in SYNTHESIZED)}; of the paper's layers, "
         + ", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_PLACED)) + " placed, "
-        + ", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_SYNTHESIZED))
-        + " Yosys only, the other stage3 forms and stage2 from the model (a C = 256 design "
-        "takes Yosys alone about 15 minutes on two cores); a design whose memories exceed the "
+        + (", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_SYNTHESIZED)) + " Yosys only, "
+           if LARGE_SYNTHESIZED else "")
+        + "the other forms from the model (a C = 256 design takes Yosys and nextpnr about "
+        "half an hour on two cores); a design whose memories exceed the "
         "device's 3.7 Mbit of block RAM is reported as not fitting without synthesis.",
         "- weights: stage3 and stage2 place their weights by the memory budget "
         f"(`hw.geometry.choose_weights`, {BLOCK_RAM_FILL:.0%} of the block RAM's bits, the x ring "

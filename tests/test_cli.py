@@ -69,6 +69,10 @@ def test_hw_command_refuses_bad_parallelism():
     (["hw", "verilog", "--workload", "tiny", "--acc-bits", "16"],
      "error: fmt.acc_bits: acc_bits=16 cannot hold the projection (q, k) accumulator, which "
      "needs 19 bits for this layer (raise acc_bits or lower data/weight bits)"),
+    (["hw", "verilog", "--workload", "stage3", "--weights", "external", "--co-tile", "64",
+      "--simd", "4", "--pe", "4"],
+     "error: co_tile: the engine's memories take 4,374 kbit, more than 75% of the ecp5-85f's "
+     "3,744 kbit of block RAM; --weights external --co-tile 16 fits (or --fit)"),
     (["sim", "run", "--h", "0"], "error: h: must be >= 1, got 0"),
     (["golden", "check", "--k", "2"],
      "error: k: kernel size must be odd (centred window), got 2"),
