@@ -141,8 +141,8 @@ def section(clock_mhz: float, clock_source: str) -> list[str]:
             lines += [
                 "", f"Stage 3 does not fit {device.name} in this engine: "
                 + ", ".join(c.name for c in misfits) + " must hold a frame of its input (with "
-                "output-channel tiles every tile reads the frame again; the x ring keeps two "
-                "frames, rounded to a power of two, so the next streams in) and that alone "
+                "output-channel tiles every tile reads the frame again, so the x ring keeps the "
+                "frame and the next frame's first window, rounded to a power of two) and that alone "
                 "exceeds the block RAM. What would lift it: input-channel tiles as well "
                 "(partial sums kept on chip or in external memory), not built here.", ""]
             continue

@@ -178,19 +178,22 @@ def cmd_formal(args: argparse.Namespace) -> int:
         results.append({"form": form, "property": task.prop, "mode": proof.mode,
                         "depth": task.depth, "fault": task.fault, "status": proof.status,
                         "seconds": round(proof.seconds, 1)})
-    (ROOT / "build" / "formal" / "results.json").write_text(json.dumps(results, indent=2))
-    write_formal_report(results, ROOT / "docs" / "formal-results.md")
+        # after every proof, so that an interrupted run leaves what it proved
+        (ROOT / "build" / "formal" / "results.json").write_text(json.dumps(results, indent=2))
+        write_formal_report(results, len(plan), " ".join(args.forms),
+                            ROOT / "docs" / "formal-results.md")
     print(f"{len(plan) - failed} of {len(plan)} proofs as expected; docs/formal-results.md")
     return 1 if failed else 0
 
 
-def write_formal_report(results: list[dict], path) -> None:
+def write_formal_report(results: list[dict], planned: int, forms: str, path) -> None:
     """The proofs of a `make formal` run as a table (docs/verification.md refers to it)."""
     import platform
 
     lines = [
         "# Formal proofs: results of the last `make formal`",
         "",
+        f"Forms: {forms}; {len(results)} of the run's {planned} proofs done. "
         "Written by `make formal` (`python -m sim formal`, sim/formal.py); what each property "
         "asserts is in docs/verification.md. Configurations: `sim.formal.SMALL` (weights on "
         "chip) and `sim.formal.EXTERNAL` (two tiles fetched over AXI4). Mode: a bounded model "

@@ -48,13 +48,13 @@ def test_compare_report_without_synthesis(tmp_path):
 
 
 def test_resnet50_stage3_estimate():
-    """The on-paper estimate of docs/performance.md: every layer of stage 3 fits the larger
-    device, and the ECP5-85F's misfit is named with its reason."""
+    """The on-paper estimate of docs/performance.md: with output-channel tiles (the ring
+    holding one frame ahead of the MAC array) every layer of stage 3 fits both devices, the
+    MAC array the bottleneck of each, and the frame rate is given for each device."""
     from reports.resnet import DEVICES, estimate, section
 
-    small, large = (estimate(d) for d in DEVICES)
-    assert all(c.fits and c.bottleneck == "MAC array" for c in large)
-    assert [c.name for c in small if not c.fits] == ["1x1 reduce 1024 -> 256"]
+    for device in DEVICES:
+        assert all(c.fits and c.bottleneck == "MAC array" for c in estimate(device))
     text = "\n".join(section(100.0, "assumed"))
-    assert "Stage 3 does not fit ECP5-85F in this engine" in text
-    assert "frames per second at 100.0 MHz" in text
+    assert "does not fit" not in text
+    assert text.count("frames per second at 100.0 MHz") == len(DEVICES)
