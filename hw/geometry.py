@@ -308,7 +308,7 @@ class Geometry:
 BLOCK_RAM_BITS = {"ecp5-85f": 208 * 18 * 1024, "ice40-up5k": 30 * 4 * 1024}
 
 #: Of the block RAM's bits, what the engine's memories may take (``choose_weights``): on the
-#: ECP5-85F stage3 PSSA's 3.6 Mbit of memories took 232 DP16KD (4.1 Mbit, 87% packed), so 0.75
+#: ECP5-85F the stage3 engine's 3.6 Mbit of memories took 232 DP16KD (4.1 Mbit, 87% packed), so 0.75
 #: keeps the blocks below about 90% of the device.
 BLOCK_RAM_FILL = 0.75
 
