@@ -229,6 +229,7 @@ def test_link_estimate_counts_every_byte():
     assert e.engine_fps == pytest.approx(48e6 / predict(cfg, 1).cycles)
 
 
+@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_ulx3s_clock_and_refusals():
     from hw.board.board_top import BoardTop
     from hw.board.pll import pll_dividers

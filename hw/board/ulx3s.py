@@ -7,8 +7,8 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from golden.config import XvConfig
 
-from .board_top import BoardTop
-from .pll import EcpPll
+from .board_top import BoardGeometry, BoardTop
+from .pll import EcpPll, pll_dividers
 
 OSC_HZ = 25_000_000
 
@@ -22,15 +22,16 @@ class Ulx3sTop(wiring.Component):
             raise ValueError(f"clock: {clock_hz / 1e6:g} MHz is not a whole number (>= 4) of "
                              f"clocks a bit at {baud} baud")
         self.cfg, self.clock_hz, self.divisor = cfg, int(clock_hz), int(divisor)
-        self.pll = EcpPll(OSC_HZ, clock_hz)
-        self.core = BoardTop(cfg, clock_hz=self.clock_hz, divisor=self.divisor)
+        self.dividers = pll_dividers(OSC_HZ, self.clock_hz)  # refuses a clock it cannot make
+        BoardGeometry(cfg, self.clock_hz, self.divisor)       # refuses a link it cannot carry
         super().__init__({})
 
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = ClockDomain("sync")
-        m.submodules.pll = pll = self.pll
-        m.submodules.core = core = self.core
+        m.submodules.pll = pll = EcpPll(OSC_HZ, self.clock_hz)
+        m.submodules.core = core = BoardTop(self.cfg, clock_hz=self.clock_hz,
+                                            divisor=self.divisor)
         clk25 = platform.request("clk25")
         m.d.comb += [pll.clk_in.eq(clk25.i), ClockSignal("sync").eq(pll.clk_out)]
         # nextpnr derives the PLL output's constraint (clock_hz) from clk25's 25 MHz
