@@ -206,6 +206,8 @@ def test_board_top_with_the_host_driver(tmp_path):
     # the engine's frame, measured by the board's counters, against the cycle model: the
     # board feeds a beat every few cycles, not every cycle, so it may take a little longer
     model = predict(cfg, 1).cycles
+    print(f"board frame: {status['frame_cycles']} cycles (cycle model {model}); "
+          f"{figures['frame_ns'][-1] / 1e3:.1f} us a frame over the simulated link")
     assert model <= status["frame_cycles"] <= model * 1.05, (status["frame_cycles"], model)
 
 
