@@ -18,8 +18,10 @@ ARGS     ?=
 WAVES    ?= 0
 DRAWS    ?= 40
 JOBS     ?= 2
+BOARD    ?= ulx3s
 
-.PHONY: all sim test soak formal demo compare verilog synth bench vectors check error clean distclean deps
+.PHONY: all sim test soak formal demo compare verilog synth bench bitstream vectors check error clean \
+	distclean deps
 
 all: test
 
@@ -69,6 +71,10 @@ verilog: $(STAMP)
 
 synth: $(STAMP)
 	$(BIN)/python -m reports synth --workload $(WORKLOAD) $(ARGS)
+
+# the engine behind a UART host link on a board: build/bitstream/<board>-<workload>.bit (docs/board.md)
+bitstream: $(STAMP)
+	$(BIN)/python -m hw bitstream --board $(BOARD) --workload $(WORKLOAD) $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m reports bench $(ARGS)

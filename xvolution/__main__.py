@@ -4,6 +4,8 @@
         [--frames frames.npy] [--simd N --pe N --weights external ...]
     python -m xvolution info DIR/layer.npz
     python -m xvolution simulate DIR/layer.npz --frames frames.npy [--simulator icarus]
+    python -m xvolution board --port /dev/ttyUSB0 [--layer DIR/layer.npz] [--frames N]
+    python -m xvolution board --estimate [--workload tiny ...]
 
 A checkpoint is ``torch.save({"config": cfg.to_dict(), "state_dict": module.state_dict()})``
 (``xvolution.checkpoint.save_checkpoint`` writes one).  Frames are float N C H W, in a .npy
@@ -14,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from golden.options import FIELDS
+from golden.options import FIELDS, add_config_arguments
 
 from .errors import DeployError
 
@@ -83,6 +85,59 @@ def cmd_simulate(args) -> int:
     return 0 if run.mismatches == 0 else 1
 
 
+def cmd_board(args) -> int:
+    """Run a layer on the board (docs/board.md), or estimate what its link allows."""
+    from golden.options import config_from_args
+
+    from .board import BAUD, Board, SerialTransport, estimate
+
+    if args.layer:
+        from .deploy import load
+
+        layer = load(args.layer)
+        cfg = layer.cfg
+    else:
+        cfg = config_from_args(args)
+    if args.estimate:
+        e = estimate(cfg, args.clock_mhz * 1e6, round(args.clock_mhz * 1e6 / args.baud))
+        print(f"{cfg.describe()}\n"
+              f"link: {e.baud / 1e6:g} Mbaud, 10 bits a byte; a frame is {e.bytes_in} bytes in "
+              f"and {e.bytes_out} bytes out, {e.link_seconds * 1e3:.3f} ms: "
+              f"{e.link_fps:.1f} frames/s\n"
+              f"engine: {e.engine_cycles} cycles a frame (sim.cycle_model) at "
+              f"{e.clock_hz / 1e6:g} MHz: {e.engine_fps:.1f} frames/s; the link is the limit "
+              f"by {e.engine_fps / e.link_fps:.2f}x\n"
+              f"board, a frame at a time (link, then engine): {e.board_fps:.1f} frames/s")
+        return 0
+    if not args.port:
+        raise DeployError("port: give --port (the board's serial port, e.g. /dev/ttyUSB0) or "
+                          "--estimate")
+    transport = SerialTransport(args.port, args.baud, args.timeout)  # no port: fail first
+    if args.layer:
+        from .checkpoint import load_frames
+
+        if not args.input:
+            raise DeployError("input: with --layer give --input frames (.npy N C H W or images)")
+        x = layer.quantize_input(load_frames(args.input, cfg, "input"))
+        words, expected = layer.parameter_words(), layer.predict_int(x)
+    else:
+        from golden.generate import make_vector_set
+        from hw.params import param_words
+
+        vs = make_vector_set(cfg, frames=args.frames, seed=args.seed)
+        x, words, expected = vs.x, param_words(cfg, vs.layer), vs.y
+    try:
+        run = Board(transport).run(cfg, words, x, expected, progress=True)
+    finally:
+        transport.close()
+    st = run.status
+    print(f"{len(run.outputs)} frames, {run.outputs.size} output words, {run.mismatches} differ "
+          f"from the golden model; {run.frames_per_second:.1f} frames/s over the link; the "
+          f"engine's last frame took {st.frame_cycles} cycles (status flags: loaded "
+          f"{st.param_loaded}, param_error {st.param_error}, frame_error {st.frame_error})")
+    return 0 if run.mismatches == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xvolution", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -105,6 +160,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--simulator", default="verilator", choices=("verilator", "icarus"))
     p.add_argument("--out", help="folder for the run (default: a new temporary one)")
     p.set_defaults(run=cmd_simulate)
+    p = sub.add_parser("board", help="run a layer on the board over its USB-serial link, or "
+                                     "--estimate what the link allows (docs/board.md)")
+    p.add_argument("--port", help="the board's serial port (e.g. /dev/ttyUSB0)")
+    p.add_argument("--layer", help="a layer.npz written by export (default: a random layer of "
+                                   "--workload, checked against the golden model)")
+    p.add_argument("--input", nargs="+", help="with --layer: frames (.npy N C H W or images)")
+    p.add_argument("--frames", type=int, default=8, help="random frames without --layer "
+                                                         "(default 8)")
+    p.add_argument("--seed", type=int, default=0, help="random layer and frames' seed")
+    p.add_argument("--baud", type=int, default=3_000_000, help="link rate (default 3000000)")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a reply")
+    p.add_argument("--clock-mhz", type=float, default=48.0,
+                   help="the board's clock, for --estimate (default 48)")
+    p.add_argument("--estimate", action="store_true",
+                   help="print bytes a frame and frames per second: link vs engine; no board")
+    add_config_arguments(p)
+    p.set_defaults(run=cmd_board)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
