@@ -162,6 +162,11 @@ def cmd_formal(args: argparse.Namespace) -> int:
     plan += [(args.forms[0], fault_config(args.forms[0], fault),
               broken_task(fault_config(args.forms[0], fault), fault))
              for fault in (BROKEN if args.broken else ())]
+    # the results of forms this run does not prove stay (a run of some forms adds to them)
+    store = ROOT / "build" / "formal" / "results.json"
+    labels = {label for label, _ in configs}
+    kept = [r for r in (json.loads(store.read_text()) if store.exists() else [])
+            if r["form"] not in labels and not r["fault"]]
     results, failed = [], 0
     for n, (form, cfg, task) in enumerate(plan, 1):
         name = (f"{form.replace(' ', '-')}-{task.prop}-{task.mode}"
@@ -179,21 +184,22 @@ def cmd_formal(args: argparse.Namespace) -> int:
                         "depth": task.depth, "fault": task.fault, "status": proof.status,
                         "seconds": round(proof.seconds, 1)})
         # after every proof, so that an interrupted run leaves what it proved
-        (ROOT / "build" / "formal" / "results.json").write_text(json.dumps(results, indent=2))
-        write_formal_report(results, len(plan), " ".join(args.forms),
+        store.write_text(json.dumps(kept + results, indent=2))
+        write_formal_report(kept + results, len(kept) + len(plan),
                             ROOT / "docs" / "formal-results.md")
     print(f"{len(plan) - failed} of {len(plan)} proofs as expected; docs/formal-results.md")
     return 1 if failed else 0
 
 
-def write_formal_report(results: list[dict], planned: int, forms: str, path) -> None:
+def write_formal_report(results: list[dict], planned: int, path) -> None:
     """The proofs of a `make formal` run as a table (docs/verification.md refers to it)."""
     import platform
 
     lines = [
         "# Formal proofs: results of the last `make formal`",
         "",
-        f"Forms: {forms}; {len(results)} of the run's {planned} proofs done. "
+        f"Forms: {', '.join(sorted({r['form'] for r in results}))}; {len(results)} of "
+        f"{planned} proofs done. "
         "Written by `make formal` (`python -m sim formal`, sim/formal.py); what each property "
         "asserts is in docs/verification.md. Configurations: `sim.formal.SMALL` (weights on "
         "chip) and `sim.formal.EXTERNAL` (two tiles fetched over AXI4). Mode: a bounded model "
