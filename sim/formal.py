@@ -449,7 +449,7 @@ class Task:
             f", broken variant {self.fault}" if self.fault else "")
 
 
-#: the same layer with external weights: two channels (involution keeps C_in = C_out), the
+#: the same layer with external weights: two channels (a form may need C_in = C_out), the
 #: output channels in two tiles of one, 32-bit AXI4,
 #: two-beat bursts, so a frame fetches every tile and the proofs cross the tile boundary
 EXTERNAL = dict(SMALL, c_in=2, c_out=2, weights="external", co_tile=1, axi_bits=32,
