@@ -8,7 +8,8 @@ group g, whose taps sit at rows g*T .. g*T + T - 1 of the slot).
 
 For each chunk ci of SIMD channels, T cycles, one offset d_t each: the x ring answers x_{p+d_t}
 (zero outside the frame), the bank answers a_p(t), SIMD multipliers accumulate; after the last
-tap the SIMD sums are requantized and written into the z buffer (``SLOTS`` pixels), where the
+tap the SIMD sums are requantized (SIMD / ``z_steps`` requantizers, a chunk's sums come every T
+cycles) and written into the z buffer (``SLOTS`` pixels), where the
 MAC array reads them as its last tap.  No bubbles between chunks or pixels.  Pixel p starts once
 its weights are in the bank and its z slot is free (the MAC array has finished reading pixel
 p - SLOTS).
@@ -27,6 +28,7 @@ from amaranth.lib.wiring import In, Out
 from .geometry import SLOTS, Geometry, ceil_log2
 from .ports import read_port, write_port
 from .requant import Requantizer
+from .requant_lanes import RequantLanes
 from .util import PixelCursor, delay, lanes, register, wrap_inc
 
 #: cycles from the last issue of a pixel to its count: issue, memory register, products,
@@ -47,24 +49,35 @@ def aggregation_members(geo: Geometry, bank_addr_bits: int, bank_bits: int) -> d
     }
 
 
+def z_steps(geo: Geometry, interval: int) -> int:
+    """Steps of the z requantizers (``RequantLanes``) when a chunk's SIMD sums come every
+    ``interval`` cycles; a unit's done-latency grows by steps - 1 (``agg_done``)."""
+    return geo.requant_steps(geo.cfg.simd, interval)
+
+
+def agg_done(geo: Geometry, interval: int, done: int = None) -> int:
+    """Cycles from a pixel's last issue to its z counted: ``done`` (``AGG_DONE`` unless given)
+    plus the requantizers' later steps."""
+    return (AGG_DONE if done is None else done) + z_steps(geo, interval) - 1
+
+
 def requantize_into_z(m, unit, tags: dict, sums, width: int, mult, shift, mult_bits: int,
-                      shift_bits: int) -> None:
-    """The shared tail: SIMD requantizers of the chunk's ``sums`` (``width`` bits, exact) by
-    ``mult`` and ``shift``; ``tags`` ("valid", "ci" and "slot", registered with the sums'
-    last update) are delayed alongside; the result is written at {slot, ci} of the z buffer
-    and the pixel counted after its last chunk."""
+                      shift_bits: int, interval: int) -> None:
+    """The shared tail: the chunk's SIMD ``sums`` (``width`` bits, exact) requantized by
+    ``mult`` and ``shift`` through ``RequantLanes`` (chunks come every ``interval`` cycles or
+    more); ``tags`` ("valid", "ci" and "slot", registered with the sums' last update) are
+    delayed alongside; the result is written at {slot, ci} of the z buffer and the pixel
+    counted after its last chunk."""
     geo = unit.geo
-    z_out = []
-    for s, acc in enumerate(sums):
-        rq = Requantizer(acc_bits=width, mult_bits=mult_bits, shift_bits=shift_bits,
-                         out_bits=geo.cfg.fmt.data_bits)
-        m.submodules[f"rq{s}"] = rq
-        m.d.comb += [rq.acc0.eq(acc[:width].as_signed()), rq.mult0.eq(mult),
-                     rq.shift.eq(shift)]
-        z_out.append(rq.result)
+    m.submodules.rq = rq = RequantLanes(
+        lanes=geo.cfg.simd, steps=z_steps(geo, interval), acc_bits=(width,),
+        mult_bits=mult_bits, shared_mult=True, shift_bits=shift_bits,
+        out_bits=geo.cfg.fmt.data_bits)
+    m.d.comb += [rq.valid.eq(tags["valid"]), rq.acc0.eq(Cat(*(acc[:width] for acc in sums))),
+                 rq.mult0.eq(mult), rq.shift.eq(shift)]
     valid, out = delay(m, tags["valid"], {"ci": tags["ci"], "slot": tags["slot"]},
-                       Requantizer.LATENCY, "rq")
-    m.d.comb += [unit.z.en.eq(valid), unit.z.data.eq(Cat(*z_out)),
+                       rq.latency, "rq")
+    m.d.comb += [unit.z.en.eq(valid), unit.z.data.eq(rq.result),
                  unit.z.addr.eq(Cat(out["ci"][:geo.chunk_bits], out["slot"]))]
     with m.If(valid & (out["ci"] == geo.ci_chunks - 1)):
         m.d.sync += unit.count.eq(unit.count + 1)
@@ -120,7 +133,7 @@ class WindowAggregation(wiring.Component):
         s3 = register(m, {"valid": s2["valid"] & (s2["t"] == last_t), "ci": s2["ci"],
                           "slot": s2.get("zslot", s2["bank"])}, "s3")
         requantize_into_z(m, self, s3, z_acc, cfg.accumulators.aggregation, self.m_z,
-                          self.s_z, f.mult_bits, f.shift_bits)
+                          self.s_z, f.mult_bits, f.shift_bits, interval=len(self.offsets))
         return m
 
     def _group_row(self, m, ci, chunk_end):

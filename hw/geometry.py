@@ -172,6 +172,20 @@ class Geometry:
         """Cycles the projection holds each input chunk (one row group a cycle)."""
         return max(1, self.proj_rows // self.proj_lanes)
 
+    # ---------------------------------------------------------------- requantizers
+    @staticmethod
+    def requant_steps(lanes: int, interval: int) -> int:
+        """Cycles a ``RequantLanes`` unit spends on a word of ``lanes`` when its words come at
+        least ``interval`` cycles apart: the largest divisor of ``lanes`` not above the
+        interval, so the fewest requantizers (lanes / steps) that keep up."""
+        return max(d for d in range(1, lanes + 1) if lanes % d == 0 and d <= max(1, interval))
+
+    @property
+    def out_steps(self) -> int:
+        """The output stage's requantizer steps: a group of PE results comes at most every
+        taps x ci_chunks cycles (the MAC array's cycles on one output group)."""
+        return self.requant_steps(self.cfg.pe, self.cfg.taps * self.ci_chunks)
+
     @property
     def mac_cycles_per_pixel(self) -> int:
         return self.cfg.taps * self.ci_chunks * self.co_groups

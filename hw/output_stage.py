@@ -1,5 +1,8 @@
 """Output stage: requantizes each group of PE results and streams them out.
 
+The PE lanes share ``PE / Geometry.out_steps`` requantizers (``RequantLanes``): a group's results
+arrive at most once every taps x ci_chunks cycles, so one requantizer a lane would idle.
+
 y = SAT((acc_c * m_c + acc_a * m_v + bias + 2^(s_out-1)) >> s_out) per lane (docs/fixed-point.md),
 with m_c, m_v and bias read for the group from their memories (without attention there is no
 acc_a term and no m_v).  Results wait in a FIFO whose
@@ -17,9 +20,9 @@ from amaranth.lib.wiring import In, Out
 from .geometry import Geometry
 from .mac_array import result_signature
 from .ports import region_read_port
-from .requant import Requantizer
+from .requant_lanes import RequantLanes
 from .streams import beat_stream
-from .util import PixelCursor, delay, lanes, wrap_inc
+from .util import PixelCursor, lanes, wrap_inc
 
 
 class OutputStage(wiring.Component):
@@ -50,26 +53,20 @@ class OutputStage(wiring.Component):
         # the sums fit their worst-case widths: exact slices
         widths = (cfg.accumulators.convolution,) + ((cfg.accumulators.attention_tap,)
                                                     if cfg.has_attention else ())
-        terms = [(lanes(acc_c, pe, f.acc_bits), lanes(self.m_c.data, pe, f.mult_bits, False))]
-        if cfg.has_attention:
-            terms.append((lanes(acc_a, pe, f.acc_bits), lanes(self.m_v.data, pe, f.mult_bits,
-                                                               False)))
-        biases = lanes(self.bias.data, pe, cfg.requant_bits)
-        results = []
-        for lane in range(pe):
-            rq = Requantizer(acc_bits=widths, mult_bits=f.mult_bits, shift_bits=f.shift_bits,
-                             out_bits=f.data_bits, bias_bits=cfg.requant_bits,
-                             sum_bits=cfg.requant_bits)
-            m.submodules[f"rq{lane}"] = rq
-            for i, ((accs, mults), width) in enumerate(zip(terms, widths)):
-                m.d.comb += [getattr(rq, f"acc{i}").eq(accs[lane][:width].as_signed()),
-                             getattr(rq, f"mult{i}").eq(mults[lane])]
-            m.d.comb += [rq.bias.eq(biases[lane]), rq.shift.eq(self.s_out)]
-            results.append(rq.result)
-        push, _ = delay(m, valid1, {}, Requantizer.LATENCY, "push")
+        m.submodules.rq = rq = RequantLanes(
+            lanes=pe, steps=geo.out_steps, acc_bits=widths, mult_bits=f.mult_bits,
+            shared_mult=False, shift_bits=f.shift_bits, out_bits=f.data_bits,
+            bias_bits=cfg.requant_bits, sum_bits=cfg.requant_bits)
+        terms = [(acc_c, self.m_c.data)] + ([(acc_a, self.m_v.data)] if cfg.has_attention else [])
+        for i, ((accs, mults), width) in enumerate(zip(terms, widths)):
+            m.d.comb += [getattr(rq, f"acc{i}").eq(Cat(*(a[:width] for a in
+                                                         lanes(accs, pe, f.acc_bits)))),
+                         getattr(rq, f"mult{i}").eq(mults)]
+        m.d.comb += [rq.valid.eq(valid1), rq.bias.eq(self.bias.data), rq.shift.eq(self.s_out)]
+        results, push = rq.result, rq.out_valid
 
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=geo.out_bits, depth=self.credits)
-        m.d.comb += [fifo.w_data.eq(Cat(*results)), fifo.w_en.eq(push)]
+        m.d.comb += [fifo.w_data.eq(results), fifo.w_en.eq(push)]
 
         # with output-channel tiles the frame comes out once a tile (docs/external-memory.md):
         # a row is W pixels x the tile's groups, tuser marks the frame's first beat only

@@ -105,12 +105,17 @@ class Projection(wiring.Component):
         if self.relu:
             m.d.comb += self.b.addr.eq(s2["g"])
 
-        # accumulate over chunks; the last chunk's totals go to the requantizers
-        acc = [Array(Signal(signed(f.acc_bits), name=f"acc{l}_{i}") for i in range(groups))
+        # accumulate over chunks; the last chunk's totals go to the requantizers.  The row
+        # groups come in turn (0, 1, .., groups - 1, 0, ..), so each lane's partial sums wait in
+        # a chain of ``groups`` registers that moves on with every valid cycle: the group's own
+        # sum is always at the chain's head, and no indexed register file (a groups:1 read
+        # multiplexer and a decoded write) sits in the accumulate cycle.
+        acc = [[Signal(signed(f.acc_bits), name=f"acc{l}_{i}") for i in range(groups)]
                for l in range(pj)]
-        totals = [sm + Mux(s3["first"], 0, a[s3["g"]]) for sm, a in zip(sums, acc)]
-        with m.If(s3["valid"] & ~s3["last"]):
-            m.d.sync += [a[s3["g"]].eq(t) for a, t in zip(acc, totals)]
+        totals = [sm + Mux(s3["first"], 0, a[0]) for sm, a in zip(sums, acc)]
+        with m.If(s3["valid"]):
+            m.d.sync += [a[i].eq(a[i + 1] if i < groups - 1 else t[:f.acc_bits])
+                         for a, t in zip(acc, totals) for i in range(groups)]
         bias = {"b": self.b.data} if self.relu else {}
         s4 = register(m, {"valid": s3["valid"] & s3["last"], "g": s3["g"],
                           "m": self.m.data, **bias, **{f"t{l}": t[:f.acc_bits]

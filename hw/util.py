@@ -9,6 +9,8 @@ from .requant import Requantizer
 #: cycles from the last issue of a pixel to its count, in a unit built on ``dot_requantize``:
 #: issue, memory register, products, dot product, requantizer, count
 DOT_DONE = 5 + Requantizer.LATENCY
+#: the extra cycles of a dot product taken in parts: the part select, the sum of the parts
+DOT_PARTS_EXTRA = 2
 
 
 def wrap_inc(value, last: int):
@@ -87,7 +89,9 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
     operand ``pairs`` (0 where ``zero_unless`` is 0), their registered sum (``width`` bits, the
     worst case), and a requantizer by ``mult`` (a value, or the name of a tag that travels with
     the sum) and ``shift`` to ``out_bits``.  Returns (valid, tags, result) after the
-    requantizer, ``tags`` (with "valid") delayed alongside."""
+    requantizer, ``tags`` (with "valid") delayed alongside.  With tags "first" and "last" the
+    pairs are parts of one dot product, summed over the cycles from first to last before the
+    requantizer (one cycle more: ``DOT_PARTS_EXTRA``)."""
     products = [Signal(signed(len(a) + len(b)), name=f"{name}_prod{i}")
                 for i, (a, b) in enumerate(pairs)]
     m.d.sync += [p.eq(a * b if zero_unless is None else Mux(zero_unless, a * b, 0))
@@ -96,6 +100,13 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
     dot = Signal(signed(width), name=f"{name}_dot")
     m.d.sync += dot.eq(sum(products))
     t3 = register(m, t2, f"{name}_s3")
+    if "first" in t3:  # the dot product comes in parts, tagged "first" .. "last": add them up
+        total = Signal(signed(width), name=f"{name}_total")
+        with m.If(t3["valid"]):
+            m.d.sync += total.eq(dot + Mux(t3["first"], 0, total))
+        first, last = t3.pop("first"), t3.pop("last")
+        t3 = register(m, {**t3, "valid": t3["valid"] & last}, f"{name}_s4")
+        dot = total
     rq = Requantizer(acc_bits=width, mult_bits=fmt.mult_bits, shift_bits=fmt.shift_bits,
                      out_bits=out_bits)
     m.submodules[name] = rq

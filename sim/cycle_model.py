@@ -24,6 +24,7 @@ from hw.requant import Requantizer
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
 OUTPUT_DELAY = 9 + Requantizer.LATENCY  # issue, memory register, operand register, products,
 #                                         sums, accumulate, result, parameters, requantizer, FIFO
+#                                         (+ out_steps - 1: RequantLanes)
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,9 @@ def predict(cfg: XvConfig, frames: int = 1,
             mac_issued[i] = value + mac_span
 
     first_input = att.chunk_cycles - 1  # a chunk is accepted with its last row group
-    last_output = mac_issued[-1] - 1 + OUTPUT_DELAY
-    first_output = mac_start[0] + cfg.taps * geo.ci_chunks - 1 + OUTPUT_DELAY
+    out_delay = OUTPUT_DELAY + geo.out_steps - 1  # the requantizers' steps through a group
+    last_output = mac_issued[-1] - 1 + out_delay
+    first_output = mac_start[0] + cfg.taps * geo.ci_chunks - 1 + out_delay
     units = unit_cycles_per_pixel(geo)
     slowest = max(units, key=units.get)
     return CyclePrediction(cfg=cfg, frames=frames, cycles=last_output - first_input + 1,

@@ -9,6 +9,7 @@ from golden.fixed import requantize
 from hw.geometry import Geometry
 from hw.params import param_words, region_images
 from hw.requant import Requantizer
+from hw.requant_lanes import RequantLanes
 
 
 def test_requantizer_equals_golden_arithmetic():
@@ -34,6 +35,69 @@ def test_requantizer_equals_golden_arithmetic():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+def _pack(values, bits):
+    return sum((v & ((1 << bits) - 1)) << (i * bits) for i, v in enumerate(values))
+
+
+@pytest.mark.parametrize("lanes, steps, shared", [(8, 1, False), (8, 4, False), (8, 8, True),
+                                                  (6, 3, True)])
+def test_requant_lanes_shares_requantizers(lanes, steps, shared):
+    """Words of ``lanes`` through lanes / steps requantizers, one word every ``steps`` cycles
+    (the fastest the callers feed it): each lane equals the golden arithmetic and the word
+    comes out ``latency`` cycles after it went in."""
+    widths, mb, sb, bb = (24, 20), 16, 6, 42
+    dut = RequantLanes(lanes=lanes, steps=steps, acc_bits=widths, mult_bits=mb,
+                       shared_mult=shared, shift_bits=sb, out_bits=8, bias_bits=bb)
+    assert dut.latency == Requantizer.LATENCY + steps - 1
+    rng = random.Random(lanes * 10 + steps)
+    words = []
+    for _ in range(12):
+        accs = [[rng.randint(-2 ** (w - 1), 2 ** (w - 1) - 1) for _ in range(lanes)]
+                for w in widths]
+        mults = [[rng.randint(0, 2 ** mb - 1)] * lanes if shared else
+                 [rng.randint(0, 2 ** mb - 1) for _ in range(lanes)] for _ in widths]
+        bias = [rng.randint(-2 ** 38, 2 ** 38) for _ in range(lanes)]
+        shift = rng.randint(1, 40)
+        want = [int(requantize(accs[0][i] * mults[0][i] + accs[1][i] * mults[1][i] + bias[i],
+                               1, shift, 8)) for i in range(lanes)]
+        words.append((accs, mults, bias, shift, want))
+    seen = []
+
+    async def feed(ctx):
+        for accs, mults, bias, shift, _ in words:
+            for i, w in enumerate(widths):
+                ctx.set(getattr(dut, f"acc{i}"), _pack(accs[i], w))
+                ctx.set(getattr(dut, f"mult{i}"), mults[i][0] if shared else _pack(mults[i], mb))
+            ctx.set(dut.bias, _pack(bias, bb))
+            ctx.set(dut.shift, shift)
+            ctx.set(dut.valid, 1)
+            await ctx.tick()
+            ctx.set(dut.valid, 0)  # the inputs change meanwhile: the unit must have kept them
+            ctx.set(dut.acc0, 0)
+            ctx.set(dut.shift, 0)
+            if steps > 1:
+                await ctx.tick().repeat(steps - 1)
+
+    async def watch(ctx):
+        cycle = 0
+        async for _, _, valid, result in ctx.tick().sample(dut.out_valid, dut.result):
+            if valid:
+                seen.append((cycle, [(result >> (8 * i) & 255) - (256 if result >> (8 * i + 7)
+                                                                   & 1 else 0)
+                                     for i in range(lanes)]))
+            cycle += 1
+            if len(seen) == len(words):
+                return
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(feed)
+    sim.add_testbench(watch)
+    sim.run_until(1e-8 * (len(words) * steps + 40))
+    assert [got for _, got in seen] == [want for *_, want in words]
+    assert [c for c, _ in seen] == [n * steps + dut.latency for n in range(len(words))]
 
 
 def test_parameter_map_covers_every_weight_once():

@@ -15,7 +15,7 @@ from amaranth.hdl import Cat, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import flipped
 
-from ..aggregation import AGG_DONE, WindowAggregation
+from ..aggregation import WindowAggregation, agg_done
 from ..geometry import SLOTS
 from ..ports import add_memory
 from ..projection import Projection, projection_images, projection_regions
@@ -84,7 +84,7 @@ class InvolutionForm(EngineForm):
             **self.projection_timing(geo),
             logit_span=rows, logit_reach=geo.reach, logit_slots=SLOTS,
             logit_done=rows - 1 + DOT_DONE,
-            agg_span=kk * geo.ci_chunks, agg_done=AGG_DONE)
+            agg_span=kk * geo.ci_chunks, agg_done=agg_done(geo, kk))
 
     def fit_draw(self, shape: dict, rng) -> dict:
         """C_out = C_in, groups of a multiple of SIMD channels."""

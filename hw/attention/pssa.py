@@ -14,11 +14,11 @@ from amaranth.lib import wiring
 
 from golden.config import SHIFT_TAPS
 
-from ..aggregation import AGG_DONE, WindowAggregation
+from ..aggregation import WindowAggregation, agg_done
 from ..geometry import SLOTS
 from ..ports import add_memory
 from .base import AttentionComponent, AttentionTiming
-from .pssa_logit import BANK_ROW_BITS, BANK_WORDS, LOGIT_DONE, LogitUnit
+from .pssa_logit import BANK_ROW_BITS, BANK_WORDS, LogitUnit, logit_done, logit_parts
 from .qk import QkForm, project_qk
 
 
@@ -50,9 +50,9 @@ class PssaForm(QkForm):
         cfg = geo.cfg
         return AttentionTiming(
             **self.projection_timing(geo),
-            logit_span=SHIFT_TAPS, logit_reach=cfg.shift * cfg.w + cfg.shift,
-            logit_slots=SLOTS, logit_done=LOGIT_DONE,
-            agg_span=SHIFT_TAPS * geo.ci_chunks, agg_done=AGG_DONE)
+            logit_span=SHIFT_TAPS * logit_parts(geo), logit_reach=cfg.shift * cfg.w + cfg.shift,
+            logit_slots=SLOTS, logit_done=logit_done(geo),
+            agg_span=SHIFT_TAPS * geo.ci_chunks, agg_done=agg_done(geo, SHIFT_TAPS))
 
     def component(self, geo):
         return PssaAttention(geo)

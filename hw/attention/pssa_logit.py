@@ -1,7 +1,8 @@
 """PSSA's logit unit (S3): a_p(d) = RQ(<q_p, k_{p+d}>, m_a, s_a) for the nine d in Delta_L.
 
-One offset a cycle, without bubbles between pixels: the q ring answers q_p (its address stays
-on the pixel), the k ring answers k_{p+d}, D multipliers and an adder tree form the dot product,
+One offset every ``logit_parts`` cycles, without bubbles between pixels: the q ring answers q_p
+(its address stays on the pixel), the k ring answers k_{p+d}, D / parts multipliers and an adder
+tree form a part of the dot product a cycle and the parts are summed,
 and a requantizer writes a(d) into the logit bank (``SLOTS`` pixels of ``BANK_ROW_BITS`` rows),
 where the aggregation unit reads it.  A neighbour outside the frame has k = 0, so its logit is 0.
 Pixel p starts once the q/k ring holds every pixel up to p + L*W + L (or the frame's end) and
@@ -11,7 +12,7 @@ the bank slot is free (the aggregation unit has issued pixel p - SLOTS).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Array, Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,14 +20,28 @@ from golden.config import SHIFT_TAPS
 
 from ..geometry import SLOTS, Geometry, ceil_log2
 from ..ports import write_port
-from ..util import DOT_DONE, PixelCursor, dot_requantize, lanes, register, row_sequencer
+from ..util import (DOT_DONE, DOT_PARTS_EXTRA, PixelCursor, dot_requantize, lanes, register,
+                    row_sequencer, wrap_inc)
 from .qk import qk_members
 
 #: bits of a logit's row within its pixel's slot of the bank
 BANK_ROW_BITS = ceil_log2(SHIFT_TAPS)
 BANK_WORDS = SLOTS << BANK_ROW_BITS
-#: cycles from a pixel's start to the count showing it
-LOGIT_DONE = SHIFT_TAPS - 1 + DOT_DONE
+
+
+def logit_parts(geo: Geometry) -> int:
+    """Cycles a logit takes: its D products in that many parts of D / parts multipliers, the
+    most (a divisor of D) that keeps the unit's SHIFT_TAPS x parts cycles a pixel within the
+    MAC array's cycles on one pixel of a tile, so the MAC array stays the slowest unit."""
+    d = geo.cfg.d
+    return max((p for p in range(1, d + 1) if d % p == 0 and SHIFT_TAPS * p <= geo.tile_words),
+               default=1)
+
+
+def logit_done(geo: Geometry) -> int:
+    """Cycles from a pixel's start to the count showing it."""
+    parts = logit_parts(geo)
+    return SHIFT_TAPS * parts - 1 + DOT_DONE + (DOT_PARTS_EXTRA if parts > 1 else 0)
 
 
 class LogitUnit(wiring.Component):
@@ -47,18 +62,39 @@ class LogitUnit(wiring.Component):
         cur = PixelCursor(geo, "logit")
         start = (cur.window_ready(self.avail, cfg.shift * cfg.w + cfg.shift)
                  & (cur.ahead_of(self.agg_issued) < SLOTS))
-        t, issue = row_sequencer(m, cur, SHIFT_TAPS, start)
+        parts = logit_parts(geo)
+        _, issue = row_sequencer(m, cur, SHIFT_TAPS * parts, start)
+        t, j = self._tap_and_part(m, issue, parts)
         slot, inside = cur.neighbour(cfg.shift_offsets, t)
         m.d.comb += [self.q.addr.eq(cur.pixel[:geo.addr_bits]), self.k.addr.eq(slot)]
-        s0 = register(m, {"valid": issue, "t": t, "inside": inside,
+        s0 = register(m, {"valid": issue, "t": t, "j": j, "inside": inside,
                           "bank": cur.pixel[:ceil_log2(SLOTS)]}, "s0")
         s1 = register(m, {**s0, "q": self.q.data, "k": self.k.data}, "s1")  # memory outputs
+        tags = {"valid": s1["valid"], "t": s1["t"], "bank": s1["bank"]}
+        q, k, dl = s1["q"], s1["k"], cfg.d // parts
+        if parts > 1:  # this cycle's part of q and k, registered
+            s1 = register(m, {**s1, "q": Array(lanes(q, parts, dl * db, False))[s1["j"]],
+                              "k": Array(lanes(k, parts, dl * db, False))[s1["j"]]}, "s1p")
+            tags = {"valid": s1["valid"], "t": s1["t"], "bank": s1["bank"],
+                    "first": s1["j"] == 0, "last": s1["j"] == parts - 1}
+            q, k = s1["q"], s1["k"]
         valid, out, result = dot_requantize(
-            m, {"valid": s1["valid"], "t": s1["t"], "bank": s1["bank"]},
-            list(zip(lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))),
+            m, tags, list(zip(lanes(q, dl, db), lanes(k, dl, db))),
             cfg.accumulators.logit, db, f, self.m_a, self.s_a, zero_unless=s1["inside"])
         m.d.comb += [self.bank.en.eq(valid), self.bank.data.eq(result),
                      self.bank.addr.eq(Cat(out["t"][:BANK_ROW_BITS], out["bank"]))]
         with m.If(valid & (out["t"] == SHIFT_TAPS - 1)):
             m.d.sync += self.count.eq(self.count + 1)
         return m
+
+    @staticmethod
+    def _tap_and_part(m, issue, parts: int):
+        """The offset t and the part j of its dot product a cycle issues (t steps on after
+        the last part)."""
+        t = Signal(range(SHIFT_TAPS), name="logit_tap")
+        j = Signal(range(parts), name="logit_part")
+        with m.If(issue):
+            m.d.sync += j.eq(wrap_inc(j, parts - 1))
+            with m.If(j == parts - 1):
+                m.d.sync += t.eq(wrap_inc(t, SHIFT_TAPS - 1))
+        return t, j

@@ -14,6 +14,7 @@ from amaranth.lib import wiring
 
 from golden.config import sa_logit_bits
 
+from ..aggregation import agg_done
 from ..ports import add_memory
 from .base import AttentionComponent, AttentionTiming
 from .qk import QkForm, project_qk
@@ -69,7 +70,7 @@ class SaForm(QkForm):
         return AttentionTiming(
             **self.projection_timing(geo),
             logit_span=span, logit_reach=n, logit_slots=SA_SLOTS, logit_done=span,
-            agg_span=n * geo.ci_chunks, agg_done=SA_AGG_DONE)
+            agg_span=n * geo.ci_chunks, agg_done=agg_done(geo, n, SA_AGG_DONE))
 
     def component(self, geo):
         return SaAttention(geo)

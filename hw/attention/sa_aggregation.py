@@ -94,5 +94,5 @@ class SaAggregation(wiring.Component):
                           "slot": s3["zslot"], "bslot": s3["bslot"]}, "s4")
         recips = Array(lanes(self.recips, SA_SLOTS, RECIP_BITS, signed_lanes=False))
         requantize_into_z(m, self, s4, z_acc, width, recips[s4["bslot"]], RECIP_SHIFT,
-                          RECIP_BITS, RECIP_SHIFT.bit_length())
+                          RECIP_BITS, RECIP_SHIFT.bit_length(), interval=n)
         return m
