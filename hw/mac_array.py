@@ -102,15 +102,12 @@ class MacArray(wiring.Component):
         # the memories answer now; their outputs are registered before any logic
         s1 = register(m, {**s0, "x": self.x.data, "zv": self.z.data, "w": self.w.data}, "s1")
         # the operand multiplexer feeds every multiplier: registered, so that the fan-out and
-        # the DSP blocks are not in one cycle, and registered once a PE lane, so that each
-        # register drives only its own lane's SIMD multipliers (placed in one DSP row), not
-        # PE x SIMD of them spread over the device (each x bit is sign-extended onto 11 pins
-        # of an 18 x 18 multiplier)
+        # the DSP blocks are not in one cycle.  (A copy a PE lane would cut the fan-out, but
+        # Yosys's opt_merge folds identical registers back into one, `keep` or not.)
         operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
         tags = {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}
-        s1b = register(m, {**tags, "w": s1["w"]}, "s1b")
-        xs_of = [lanes(register(m, {"x": operand}, f"s1b_pe{lane}")["x"], simd, f.data_bits)
-                 for lane in range(pe)]
+        s1b = register(m, {**tags, "x": operand, "w": s1["w"]}, "s1b")
+        xs = lanes(s1b["x"], simd, f.data_bits)
         ws = lanes(s1b["w"], pe * simd, f.weight_bits)
         s2 = register(m, tags, "s2b")
         s2 = register(m, s2, "s2")
@@ -119,7 +116,7 @@ class MacArray(wiring.Component):
             row_p = []
             for s in range(simd):
                 p = Signal(signed(f.data_bits + f.weight_bits), name=f"prod_{lane}_{s}")
-                m.d.sync += p.eq(ws[lane * simd + s] * xs_of[lane][s])
+                m.d.sync += p.eq(ws[lane * simd + s] * xs[s])
                 row_p.append(p)
             products.append(row_p)
         s3 = register(m, s2, "s3")
