@@ -30,7 +30,7 @@ ECP5_MULTIPLIERS = TARGETS[ECP5][-1]["DSP"]
 POINTS = {
     "tiny": [(1, 1), (4, 4), (8, 8)],
     "digits": [(4, 4), (8, 8)],
-    "stage2": [(8, 8)],
+    "stage2": [(8, 8), (8, 16)],  # 8 x 16: 128 MAC multipliers, the periphery in the rest
     "stage3": [(8, 8)],
 }
 SIMULATED = {"tiny", "digits"}
@@ -224,6 +224,15 @@ def critical_path_section(rows: list[Row]) -> list[str]:
                    f"`{r.synth.critical_path}`" for r in placed] + [""]
 
 
+def steady_peak(r: Row) -> float | None:
+    """The engine's steady-state rate over the device's peak, both at the same clock: MAC-array
+    multipliers x steady-state utilization / the device's multipliers.  Needs no Fmax, so
+    synthesized points have it too; only where the design's multipliers fit the device."""
+    if not (r.synth and r.synth.fits and r.synth.dsps <= ECP5_MULTIPLIERS):
+        return None
+    return r.simd * r.pe * r.steady / ECP5_MULTIPLIERS
+
+
 def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_name: str) -> None:
     lines = [
         "# Performance of the X-volution engine (PSSA form)",
@@ -243,8 +252,9 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         "| workload | SIMD x PE | weights | model cycles | RTL cycles | MAC util. | steady-state util. "
         "| first output (cycles) "
         "| on-chip buffers (kbit) | LUT4 | FF | MULT18 | DP16KD | Fmax MHz (speed 6) "
-        "| Fmax MHz (speed 8) | frames/s | GMAC/s | of device peak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Fmax MHz (speed 8) | frames/s | GMAC/s | of device peak | of device peak, steady "
+        "state |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         s = r.synth
@@ -263,7 +273,8 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
             f"| {r.workload} | {r.simd}x{r.pe} | {weights} | {r.model_cycles} | "
             f"{fmt(r.rtl_cycles)} | "
             f"{r.utilization:.3f} | {r.steady:.3f} | {r.first_output} | {r.buffer_kbit:.0f} | {resources} | "
-            f"{fmt(fps, '.0f')} | {fmt(gmacs, '.3f')} | {fmt(peak, '.3f')} |")
+            f"{fmt(fps, '.0f')} | {fmt(gmacs, '.3f')} | {fmt(peak, '.3f')} | "
+            f"{fmt(steady_peak(r), '.3f')} |")
     mismatch = [f"{r.workload} {r.simd}x{r.pe}" for r in rows
                 if r.rtl_cycles is not None and r.rtl_cycles != r.model_cycles]
     verdict = "equal on every simulated row" if not mismatch else "DIFFERENT on " + \
@@ -271,6 +282,14 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
     lines += [
         "",
         f"Model against RTL: {verdict}.",
+        "",
+        "Of device peak: the sustained MAC rate over the frames (fill and drain included) at the "
+        "placed Fmax, over 156 multipliers at that Fmax. Of device peak, steady state: the MAC "
+        "array's multipliers x steady-state utilization / 156, the same ratio between frames, "
+        "which needs no clock (a synthesized point has it too). Both are capped by the MAC "
+        "array's share of the multipliers: the periphery's requantizers and attention products "
+        "are shared over time (`RequantLanes`, PSSA's logits in parts; docs/architecture.md), "
+        "so at stage2 the MAC array can be 8 x 16 (128 multipliers) on the ECP5-85F.",
         "",
         "Where the cycles go: in steady state the MAC array is the slowest unit at every point "
         "(steady-state utilization 1.000: the projection, logit and aggregation units keep up, "
