@@ -214,14 +214,18 @@ def multiplier_section(rows: list[Row]) -> list[str]:
 
 
 def critical_path_section(rows: list[Row]) -> list[str]:
-    """The worst path of every placed point (speed 6), so the next step is visible."""
+    """The worst path of every placed point (speed 6), so the next step is visible; and why a
+    speed-8 run gave no Fmax."""
     placed = [r for r in rows if r.synth and r.synth.critical_path]
     if not placed:
         return []
+    failed = [f"- {r.workload} {r.simd}x{r.pe} at speed grade 8: {r.faster.note}"
+              for r in rows if r.faster and r.faster.note]
     return ["## Critical paths", "",
             "nextpnr's worst path at speed grade 6 (from, to: total delay, logic and routing):",
             ""] + [f"- {r.workload} {r.simd}x{r.pe}, {r.synth.fmax_mhz:.1f} MHz: "
-                   f"`{r.synth.critical_path}`" for r in placed] + [""]
+                   f"`{r.synth.critical_path}`" for r in placed] + [""] + \
+        (["Runs that did not route:", "", *failed, ""] if failed else [])
 
 
 def steady_peak(r: Row) -> float | None:
@@ -266,8 +270,9 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         gmacs = fps * cfg.mac_array_ops_per_pixel * cfg.n_pixels / 1e9 if fps else None
         peak = (gmacs * 1e3 / (ECP5_MULTIPLIERS * s.fmax_mhz)) if gmacs else None
         faster = r.faster.fmax_mhz if r.faster else None
+        failed = "did not route (below)" if r.faster and r.faster.note else "-"
         resources = (f"{s.luts} | {s.ffs} | {s.dsps} | {s.brams} | {fmt(s.fmax_mhz, '.1f')} | "
-                     f"{fmt(faster, '.1f')}"
+                     f"{fmt(faster, '.1f', failed)}"
                      if s and s.fits else f"{s.note if s else 'not synthesized'} | | | | | ")
         lines.append(
             f"| {r.workload} | {r.simd}x{r.pe} | {weights} | {r.model_cycles} | "

@@ -196,7 +196,9 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
             fmax = min(v["achieved"] for v in clocks.values()) if clocks else None
             path = critical_path(report)
         except RuntimeError as err:
-            note = f"place and route failed: {err}"
+            errors = [line for line in (workdir / f"{target}_pnr.log").read_text().splitlines()
+                      if line.startswith("ERROR")]
+            note = f"place and route failed: {errors[0] if errors else err}"
     return SynthResult(target=target, luts=used["LUT"], ffs=used["FF"], dsps=used["DSP"],
                        brams=used["BRAM"], fits=not over and (not note or not place),
                        fmax_mhz=fmax, note=note, seconds=time.time() - t0,
