@@ -104,7 +104,8 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
         total = Signal(signed(width), name=f"{name}_total")
         with m.If(t3["valid"]):
             m.d.sync += total.eq(dot + Mux(t3["first"], 0, total))
-        first, last = t3.pop("first"), t3.pop("last")
+        t3.pop("first")
+        last = t3.pop("last")
         t3 = register(m, {**t3, "valid": t3["valid"] & last}, f"{name}_s4")
         dot = total
     rq = Requantizer(acc_bits=width, mult_bits=fmt.mult_bits, shift_bits=fmt.shift_bits,
