@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from golden.config import XvConfig
@@ -16,7 +17,18 @@ def verilog_text(cfg: XvConfig) -> str:
 
     from .top import XvolutionEngine
 
-    return verilog.convert(XvolutionEngine(cfg), name=TOP, emit_src=False)
+    text = verilog.convert(XvolutionEngine(cfg), name=TOP, emit_src=False)
+    return mark_kept_modules(text)
+
+
+def mark_kept_modules(text: str) -> str:
+    """Give every module of a ``KeptRegister`` (a submodule named ``KEPT_PREFIX...``) the
+    ``keep_hierarchy`` attribute, so that synthesis neither flattens nor merges the copies.
+    Amaranth has no module attributes, so it is added to the Verilog it writes."""
+    from .kept_register import KEPT_PREFIX
+
+    pattern = re.compile(rf"^(module \\\S*\.{re.escape(KEPT_PREFIX)}\S* )", re.MULTILINE)
+    return pattern.sub(lambda match: "(* keep_hierarchy = 1 *)\n" + match.group(1), text)
 
 
 def write_verilog(cfg: XvConfig, path: Path) -> Path:

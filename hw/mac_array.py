@@ -17,6 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import Geometry, ceil_log2
+from .kept_register import KEPT_PREFIX, KeptRegister
 from .ports import read_port, region_read_port
 from .weight_fetch import TILE_COUNT_BITS
 from .util import PixelCursor, lanes, register, wrap_inc
@@ -61,7 +62,7 @@ class MacArray(wiring.Component):
         t = Signal(range(cfg.taps))
         ci = Signal(range(geo.ci_chunks))
         has_z = cfg.has_attention
-        slot, inside = cur.neighbour(cfg.conv_offsets + ((0, 0),) * has_z, t)  # tap K^2: z
+        offsets = cfg.conv_offsets + ((0, 0),) * has_z  # tap K^2: z
 
         # ---------------------------------------------------------------- issue
         outstanding = Signal(range(self.credits + 1))
@@ -73,7 +74,6 @@ class MacArray(wiring.Component):
         issue = (~pixel_start | window_ok) & (~group_start | (outstanding < self.credits))
         m.d.comb += [
             self.busy.eq(issue),
-            self.x.addr.eq(Cat(ci[:geo.chunk_bits], slot)),
             self.z.addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:geo.z_slot_bits])),
         ]
         taken = issue & group_start
@@ -87,7 +87,11 @@ class MacArray(wiring.Component):
                     m.d.sync += og.eq(wrap_inc(og, groups - 1))
                     with m.If(og == groups - 1):  # the pixel's reads are all issued
                         cur.step(m)
-        group = self._tiles(m, cur, issue & pixel_end, og) if cfg.external_weights else og
+        if cfg.external_weights:
+            group, rewind = self._tiles(m, cur, issue & pixel_end, og)
+        else:
+            group, rewind = og, None
+        inside = self._window_address(m, cur, offsets, issue, pixel_end, rewind, t, ci)
         if not cfg.external_weights:
             m.d.comb += self.count.eq(cur.pixel)
             with m.If(issue):  # the weights are read in address order, one pixel a pass
@@ -102,12 +106,16 @@ class MacArray(wiring.Component):
         # the memories answer now; their outputs are registered before any logic
         s1 = register(m, {**s0, "x": self.x.data, "zv": self.z.data, "w": self.w.data}, "s1")
         # the operand multiplexer feeds every multiplier: registered, so that the fan-out and
-        # the DSP blocks are not in one cycle.  (A copy a PE lane would cut the fan-out, but
-        # Yosys's opt_merge folds identical registers back into one, `keep` or not.)
+        # the DSP blocks are not in one cycle, and in one copy a PE lane (a kept module, which
+        # Yosys cannot merge back), so that each copy drives one row of multipliers
         operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
         tags = {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}
-        s1b = register(m, {**tags, "x": operand, "w": s1["w"]}, "s1b")
-        xs = lanes(s1b["x"], simd, f.data_bits)
+        s1b = register(m, {**tags, "w": s1["w"]}, "s1b")
+        xs = []
+        for lane in range(pe):
+            copy = m.submodules[f"{KEPT_PREFIX}x{lane}"] = KeptRegister(len(operand))
+            m.d.comb += copy.d.eq(operand)
+            xs.append(lanes(copy.q, simd, f.data_bits))
         ws = lanes(s1b["w"], pe * simd, f.weight_bits)
         s2 = register(m, tags, "s2b")
         s2 = register(m, s2, "s2")
@@ -116,7 +124,7 @@ class MacArray(wiring.Component):
             row_p = []
             for s in range(simd):
                 p = Signal(signed(f.data_bits + f.weight_bits), name=f"prod_{lane}_{s}")
-                m.d.sync += p.eq(ws[lane * simd + s] * xs[s])
+                m.d.sync += p.eq(ws[lane * simd + s] * xs[lane][s])
                 row_p.append(p)
             products.append(row_p)
         s3 = register(m, s2, "s3")
@@ -148,7 +156,8 @@ class MacArray(wiring.Component):
         buffer n mod 2); after the frame's last pixel the tile advances and, before the last
         tile, the cursor goes back to the frame's first pixel.  The pixels the array is done
         with (``count``: they free ring and z slots) are those before the frame until its last
-        tile.  Returns the output group (tile base + og) for the results."""
+        tile.  Returns the output group (tile base + og) for the results and whether the
+        cursor goes back to the frame's first pixel after this pixel."""
         geo, cfg = self.geo, self.geo.cfg
         tile = Signal(range(cfg.tiles))
         base = Signal(range(geo.co_groups), name="group_base")
@@ -168,5 +177,30 @@ class MacArray(wiring.Component):
                 m.d.sync += cur.pixel.eq(cur.pixel + 1 - cfg.n_pixels)
         m.d.comb += self.count.eq(Mux(last_tile, cur.pixel, cur.pixel - cur.pos) if geo.tiled
                                   else cur.pixel)
-        return base + og
+        return base + og, (cur.pos == cfg.n_pixels - 1) & ~last_tile  # (at the pixel's end)
+
+    def _window_address(self, m, cur, offsets, issue, pixel_end, rewind, t, ci):
+        """The x ring's read address Cat(ci, slot of the pixel at offsets[t]) and whether that
+        pixel is inside the frame, both registered: each issue loads the values of the next
+        (ci, t, pixel), so that the tap's distance, the add and the ring's address decode are
+        not in one cycle.  ``rewind``: the cursor goes back over the frame for the next tile.
+        Returns ``inside`` (for the cycle's issue, as the address)."""
+        geo, cfg = self.geo, self.geo.cfg
+        last_ci = ci == geo.ci_chunks - 1
+        following = cur.following()  # the pixel after the last issue, at its tap 0
+        if rewind is not None:
+            following.pixel = Mux(rewind, cur.pixel + 1 - cfg.n_pixels, following.pixel)
+        # the issue only enables the registers: the values they take are of the counters alone
+        slot_same, inside_same = cur.neighbour(offsets, Mux(last_ci, wrap_inc(t, cfg.taps - 1), t))
+        slot_step, inside_step = following.neighbour(offsets, Const(0, 1))
+        di, dj = offsets[0]  # reset: pixel 0, tap 0
+        inside = Signal(name="mac_inside", init=0 <= di < cfg.h and 0 <= dj < cfg.w)
+        x_addr = Signal(len(self.x.addr), name="mac_x_addr",
+                        init=(di * cfg.w + dj) % (1 << geo.addr_bits) << geo.chunk_bits)
+        with m.If(issue):
+            m.d.sync += [x_addr.eq(Cat(wrap_inc(ci, geo.ci_chunks - 1)[:geo.chunk_bits],
+                                       Mux(pixel_end, slot_step, slot_same))),
+                         inside.eq(Mux(pixel_end, inside_step, inside_same))]
+        m.d.comb += self.x.addr.eq(x_addr)
+        return inside
 

@@ -11,6 +11,9 @@ from .requant import Requantizer
 DOT_DONE = 5 + Requantizer.LATENCY
 #: the extra cycles of a dot product taken in parts: the part select, the sum of the parts
 DOT_PARTS_EXTRA = 2
+#: cycles from a start condition holding to the first issue, with ``row_sequencer``'s registered
+#: start
+REGISTERED_START_WAIT = 1
 
 
 def wrap_inc(value, last: int):
@@ -53,6 +56,18 @@ class PixelCursor:
                   & (self.col + dj >= 0) & (self.col + dj < cfg.w))
         return (self.pixel + distance)[:self.geo.addr_bits], inside
 
+    def following(self) -> "PixelCursor":
+        """The cursor as ``step`` leaves it (pixel + 1, the next position), for a condition
+        computed a cycle before the cursor gets there."""
+        cfg = self.geo.cfg
+        nxt = object.__new__(PixelCursor)
+        nxt.geo = self.geo
+        nxt.pixel = (self.pixel + 1)[:len(self.pixel)]
+        nxt.pos = wrap_inc(self.pos, cfg.n_pixels - 1)
+        nxt.col = wrap_inc(self.col, cfg.w - 1)
+        nxt.row = Mux(self.col == cfg.w - 1, wrap_inc(self.row, cfg.h - 1), self.row)
+        return nxt
+
     def window_ready(self, avail, reach: int):
         """Are the pixels up to min(pixel + reach, end of its frame) projected?  ``avail``
         counts projected pixels; counters are compared by modular difference."""
@@ -71,11 +86,23 @@ class PixelCursor:
         return (self.pixel - counter)[:self.geo.diff_bits]
 
 
-def row_sequencer(m, cur: PixelCursor, rows: int, start):
+def row_sequencer(m, cur: PixelCursor, rows: int, start, start_next=None):
     """Issue rows 0..rows-1 of a pixel, one a cycle without bubbles: row 0 once ``start`` holds,
-    the others right after; the cursor steps on with the last row.  Returns (row, issue)."""
+    the others right after; the cursor steps on with the last row.  Returns (row, issue).
+
+    With ``start_next`` (the same condition for ``cur.following()``) the condition is
+    registered: row 0 issues a cycle after ``start`` holds (``REGISTERED_START_WAIT``), and no
+    compare reaches the counters' enables in the cycle it is made.  The register takes the next
+    pixel's condition in the last row, when the cursor steps (rows > 1: the last row always
+    issues)."""
     row = Signal(range(rows), name=f"{cur.pixel.name}_row_issue")
-    issue = Mux(row == 0, start, 1)
+    if start_next is None:
+        issue = Mux(row == 0, start, 1)
+    else:
+        assert rows > 1, "a registered start needs a pixel of two rows or more"
+        ready = Signal(name=f"{cur.pixel.name}_start_ready")
+        m.d.sync += ready.eq(Mux(row == rows - 1, start_next, start))
+        issue = Mux(row == 0, ready, 1)
     with m.If(issue):
         m.d.sync += row.eq(wrap_inc(row, rows - 1))
         with m.If(row == rows - 1):

@@ -143,8 +143,9 @@ def predict(cfg: XvConfig, frames: int = 1,
                 "proj": max(start["proj"][p - 1] + proj_span if p else 0,
                             retired(p - free_after)),
                 "logit": max(start["logit"][p - 1] + logit_span if p else 0,
-                             proj_done[need(p, att.logit_reach)],
-                             agg_issued[p - att.logit_slots] if p >= att.logit_slots else 0),
+                             att.logit_wait + max(
+                                 proj_done[need(p, att.logit_reach)],
+                                 agg_issued[p - att.logit_slots] if p >= att.logit_slots else 0)),
                 "agg": max(start["agg"][p - 1] + agg_span if p else 0, logit_done[p],
                            retired(p - geo.z_slots)),
             }

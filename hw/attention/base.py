@@ -41,7 +41,9 @@ class AttentionTiming:
     ``span`` cycles without bubbles.  ``proj_*``: the projection (``chunk_cycles`` a chunk, so
     the first input beat is accepted ``chunk_cycles - 1`` cycles after the first chunk is
     offered); ``logit_*``: the unit that fills the bank, waiting for ``logit_reach`` pixels past
-    its own to be projected and for ``logit_slots`` bank slots; ``agg_*``: the aggregation.
+    its own to be projected and for ``logit_slots`` bank slots, and starting ``logit_wait``
+    cycles after both hold (1 where its start condition is registered); ``agg_*``: the
+    aggregation.
     ``*_done``: cycles from the last issue of a pixel (the logit unit: from its start) to the
     cycle its count shows the pixel.  A form without attention units has ``logit_span = 0``.
     """
@@ -53,6 +55,7 @@ class AttentionTiming:
     logit_reach: int = 0
     logit_slots: int = 0
     logit_done: int = 0
+    logit_wait: int = 0
     agg_span: int = 0
     agg_done: int = 0
 

@@ -17,6 +17,7 @@ from golden.config import SHIFT_TAPS
 from ..aggregation import WindowAggregation, agg_done
 from ..geometry import SLOTS
 from ..ports import add_memory
+from ..util import REGISTERED_START_WAIT
 from .base import AttentionComponent, AttentionTiming
 from .pssa_logit import BANK_ROW_BITS, BANK_WORDS, LogitUnit, logit_done, logit_parts
 from .qk import QkForm, project_qk
@@ -51,7 +52,7 @@ class PssaForm(QkForm):
         return AttentionTiming(
             **self.projection_timing(geo),
             logit_span=SHIFT_TAPS * logit_parts(geo), logit_reach=cfg.shift * cfg.w + cfg.shift,
-            logit_slots=SLOTS, logit_done=logit_done(geo),
+            logit_slots=SLOTS, logit_done=logit_done(geo), logit_wait=REGISTERED_START_WAIT,
             agg_span=SHIFT_TAPS * geo.ci_chunks, agg_done=agg_done(geo, SHIFT_TAPS))
 
     def component(self, geo):

@@ -5,8 +5,9 @@ One offset every ``logit_parts`` cycles, without bubbles between pixels: the q r
 tree form a part of the dot product a cycle and the parts are summed,
 and a requantizer writes a(d) into the logit bank (``SLOTS`` pixels of ``BANK_ROW_BITS`` rows),
 where the aggregation unit reads it.  A neighbour outside the frame has k = 0, so its logit is 0.
-Pixel p starts once the q/k ring holds every pixel up to p + L*W + L (or the frame's end) and
-the bank slot is free (the aggregation unit has issued pixel p - SLOTS).
+Pixel p starts a cycle after the q/k ring holds every pixel up to p + L*W + L (or the frame's
+end) and the bank slot is free (the aggregation unit has issued pixel p - SLOTS): the condition
+is registered, so its compares are not in one cycle with the counters they enable.
 
     issue (q.addr, k.addr) -> register -> products -> dot product -> requantizer -> bank
 """
@@ -60,10 +61,12 @@ class LogitUnit(wiring.Component):
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
         db = f.data_bits
         cur = PixelCursor(geo, "logit")
-        start = (cur.window_ready(self.avail, cfg.shift * cfg.w + cfg.shift)
-                 & (cur.ahead_of(self.agg_issued) < SLOTS))
+        def start(at: PixelCursor):  # the window is projected and the bank slot is free
+            return (at.window_ready(self.avail, cfg.shift * cfg.w + cfg.shift)
+                    & (at.ahead_of(self.agg_issued) < SLOTS))
+
         parts = logit_parts(geo)
-        _, issue = row_sequencer(m, cur, SHIFT_TAPS * parts, start)
+        _, issue = row_sequencer(m, cur, SHIFT_TAPS * parts, start(cur), start(cur.following()))
         t, j = self._tap_and_part(m, issue, parts)
         slot, inside = cur.neighbour(cfg.shift_offsets, t)
         m.d.comb += [self.q.addr.eq(cur.pixel[:geo.addr_bits]), self.k.addr.eq(slot)]
