@@ -105,20 +105,22 @@ class MacArray(wiring.Component):
         s0 = register(m, tags, "s0")
         # the memories answer now; their outputs are registered before any logic
         s1 = register(m, {**s0, "x": self.x.data, "zv": self.z.data, "w": self.w.data}, "s1")
-        # the operand multiplexer feeds every multiplier: registered, so that the fan-out and
-        # the DSP blocks are not in one cycle, and in one copy a PE lane (a kept module, which
-        # Yosys cannot merge back), so that each copy drives one row of multipliers
+        # the operands cross the chip from the memories to the DSP rows in two registered
+        # steps: the operand multiplexer's register, then one copy a PE lane (a kept module,
+        # which Yosys cannot merge back) beside its row of multipliers, and the weights' second
+        # register beside their multiplier
         operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
         tags = {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}
-        s1b = register(m, {**tags, "w": s1["w"]}, "s1b")
+        s1b = register(m, {**tags, "x": operand, "w": s1["w"]}, "s1b")
         xs = []
         for lane in range(pe):
             copy = m.submodules[f"{KEPT_PREFIX}x{lane}"] = KeptRegister(len(operand))
-            m.d.comb += copy.d.eq(operand)
+            m.d.comb += copy.d.eq(s1b["x"])
             xs.append(lanes(copy.q, simd, f.data_bits))
-        ws = lanes(s1b["w"], pe * simd, f.weight_bits)
-        s2 = register(m, tags, "s2b")
-        s2 = register(m, s2, "s2")
+        ws = lanes(register(m, {"w": s1b["w"]}, "s1c")["w"], pe * simd, f.weight_bits)
+        s2 = tags
+        for stage in ("s2c", "s2b", "s2"):
+            s2 = register(m, s2, stage)
         products = []
         for lane in range(pe):
             row_p = []

@@ -22,9 +22,9 @@ from hw.geometry import Geometry
 from hw.requant import Requantizer
 
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
-OUTPUT_DELAY = 9 + Requantizer.LATENCY  # issue, memory register, operand register, products,
-#                                         sums, accumulate, result, parameters, requantizer, FIFO
-#                                         (+ out_steps - 1: RequantLanes)
+OUTPUT_DELAY = 10 + Requantizer.LATENCY  # issue, memory register, operand register, operand
+#                                          copy, products, sums, accumulate, result, parameters,
+#                                          requantizer, FIFO (+ out_steps - 1: RequantLanes)
 
 
 @dataclass(frozen=True)
