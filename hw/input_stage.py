@@ -7,8 +7,10 @@ the position the stage expects sets the sticky ``error`` bit, and the stage resy
 zero pixels, beats of a frame that runs long are dropped until the next tuser.  Either way the
 engine emits exactly one frame of results per frame it counted, and the next well-formed frame
 comes out exact.  The ring
-slot of pixel n is n mod depth; a pixel is only started when ``space`` says the consumers have
-finished with the pixel that used that slot before.
+slot of pixel n is n mod depth; a pixel is only started when the MAC array (``consumed``) is past
+the pixels the ring holds for it.  That condition is registered (the compare is not in one cycle
+with the ring's write enable), so a pixel waiting for space starts a cycle after it frees
+(``REGISTERED_START_WAIT``).
 """
 from __future__ import annotations
 
@@ -19,7 +21,12 @@ from amaranth.lib.wiring import In, Out
 from .geometry import Geometry, ceil_log2
 from .ports import write_port
 from .streams import beat_stream, chunk_stream
-from .util import PixelCursor, wrap_inc
+from .util import PixelCursor, register, wrap_inc
+
+
+#: cycles from a chunk's handshake to its word in the x ring (the write is registered): a unit
+#: that reads the ring right after counting a pixel counts it this much later
+RING_WRITE_DELAY = 1
 
 
 class InputStage(wiring.Component):
@@ -28,7 +35,7 @@ class InputStage(wiring.Component):
         super().__init__({
             "i": In(beat_stream(geo.in_bits)),
             "chunk": Out(chunk_stream(geo.in_bits, geo.chunk_index_bits)),
-            "space": In(1),          # the ring slot of the next pixel is free
+            "consumed": In(geo.count_bits),  # pixels the MAC array is done with
             "enable": In(1),         # parameters are loaded
             "pixel": Out(geo.count_bits),  # index of the pixel being received
             "x": write_port(ceil_log2(geo.x_words), geo.in_bits),  # the x ring
@@ -44,7 +51,8 @@ class InputStage(wiring.Component):
         fill = Signal()  # completing a frame that ended early with zero pixels
         at_frame_start = (row == 0) & (col == 0) & (ci == 0)
         frame_end = (row == cfg.h - 1) & (col == cfg.w - 1) & (ci == geo.ci_chunks - 1)
-        go = self.enable & ((ci != 0) | self.space)
+        taken = Signal(name="in_taken")  # a chunk goes on (and into the ring) this cycle
+        go = self.enable & ((ci != 0) | self._space(m, cur, ci, taken))
         # a beat without tuser where a frame must start is left over from a frame that ran
         # long: drop it; a beat with tuser inside a frame starts the next one early: hold it and
         # complete the current frame with zeros, so the beat counts downstream stay right
@@ -57,11 +65,15 @@ class InputStage(wiring.Component):
             self.chunk.p.data.eq(Mux(fill, 0, self.i.p.data)),
             self.chunk.p.index.eq(ci),
             self.chunk.p.end.eq(ci == geo.ci_chunks - 1),
-            self.x.data.eq(self.chunk.p.data),
-            self.x.en.eq(self.chunk.valid & self.chunk.ready),
-            self.x.addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:geo.addr_bits])),
+            taken.eq(self.chunk.valid & self.chunk.ready),
             self.pixel.eq(cur.pixel),
         ]
+        # the ring's write is registered (RING_WRITE_DELAY): the handshake's logic and the
+        # write enable's fan-out to the ring's LUT RAMs are not in one cycle
+        write = register(m, {"en": taken, "data": self.chunk.p.data,
+                             "addr": Cat(ci[:geo.chunk_bits], cur.pixel[:geo.addr_bits])}, "ring")
+        m.d.comb += [self.x.en.eq(write["en"]), self.x.data.eq(write["data"]),
+                     self.x.addr.eq(write["addr"])]
         with m.If(self.i.valid & (stray | early)):
             m.d.sync += self.error.eq(1)
         with m.If(early & self.i.valid):
@@ -70,10 +82,25 @@ class InputStage(wiring.Component):
             expect_last = (col == cfg.w - 1) & (ci == geo.ci_chunks - 1)
             with m.If(self.i.p.last != expect_last):  # rows are counted, tlast only checked
                 m.d.sync += self.error.eq(1)
-        with m.If(self.x.en):
+        with m.If(taken):
             with m.If(frame_end):
                 m.d.sync += fill.eq(0)
             m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
             with m.If(ci == geo.ci_chunks - 1):
                 cur.step(m)
         return m
+
+    def _space(self, m, cur, ci, taken):
+        """Registered: may the cursor's pixel overwrite its ring slot (the MAC array is past
+        the ``depth - hold`` pixels before it)?  In a pixel's last chunk the register takes the
+        next pixel's answer, which is the one needed when that chunk is taken (with one chunk a
+        pixel, whenever the ring is written)."""
+        geo = self.geo
+
+        def free(at):
+            return (at.pixel - self.consumed)[:geo.diff_bits] < geo.depth - geo.hold
+
+        space = Signal(name="in_space", init=1)  # pixel 0 after reset: the ring is empty
+        moving = taken if geo.ci_chunks == 1 else ci == geo.ci_chunks - 1
+        m.d.sync += space.eq(Mux(moving, free(cur.following()), free(cur)))
+        return space

@@ -17,7 +17,7 @@ corrupt it).  With ``steps`` = 1 this is ``lanes`` requantizers side by side.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -68,15 +68,17 @@ class RequantLanes(wiring.Component):
             ``shared`` value, one for all lanes, is held through the word)."""
             if steps == 1:
                 return word
+            held = Signal(len(word) if shared else len(word) - per * lane_bits,
+                          name=f"held_{word.name}")
             if shared:
-                held = Signal(len(word), name=f"held_{word.name}")
-                now = Mux(busy, held, word)
-                m.d.sync += held.eq(now)
-                return now
-            held = Signal(len(word) - per * lane_bits, name=f"held_{word.name}")
-            now = Mux(busy, Cat(held, Const(0, per * lane_bits)), word)
-            m.d.sync += held.eq(now[per * lane_bits:])
-            return now
+                with m.If(self.valid):
+                    m.d.sync += held.eq(word)
+                return Mux(busy, held, word)
+            # the latch loads at valid and shifts otherwise (harmless between words), so
+            # ``busy`` selects only one step's lanes, not the whole word
+            step_bits = per * lane_bits
+            m.d.sync += held.eq(Mux(self.valid, word[step_bits:], held[step_bits:]))
+            return Mux(busy, held[:step_bits], word[:step_bits])
 
         rqs = []
         for r in range(per):

@@ -118,8 +118,7 @@ class XvolutionEngine(wiring.Component):
         wiring.connect(m, mac.result, out.result)
         m.d.comb += [
             inp.enable.eq(1 if self.fault == "early_input" else loader.loaded),
-            # a new pixel may overwrite its ring slot once the MAC array is past what it holds
-            inp.space.eq((inp.pixel - mac.count)[:geo.diff_bits] < geo.depth - geo.hold),
+            inp.consumed.eq(mac.count),
             att.mac_count.eq(mac.count),
             mac.avail.eq(att.projected), mac.agg_count.eq(att.z_count), mac.sent.eq(out.sent),
             self.mac_busy.eq(mac.busy),

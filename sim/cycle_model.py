@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from golden.config import XvConfig
 from hw.geometry import Geometry
 from hw.requant import Requantizer
+from hw.util import REGISTERED_START_WAIT
 
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
 OUTPUT_DELAY = 10 + Requantizer.LATENCY  # issue, memory register, operand register, operand
@@ -141,7 +142,8 @@ def predict(cfg: XvConfig, frames: int = 1,
         for p in range(total):
             values = {
                 "proj": max(start["proj"][p - 1] + proj_span if p else 0,
-                            retired(p - free_after)),
+                            retired(p - free_after) + REGISTERED_START_WAIT
+                            if p >= free_after else 0),
                 "logit": max(start["logit"][p - 1] + logit_span if p else 0,
                              att.logit_wait + max(
                                  proj_done[need(p, att.logit_reach)],

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 from amaranth.hdl import Module
 
+from ..input_stage import RING_WRITE_DELAY
+from ..util import register
 from .base import AttentionComponent, AttentionTiming, EngineForm
 
-#: cycles from the last chunk of a pixel to its count: the count register
-COUNT_DONE = 1
+#: cycles from the last chunk of a pixel to its count: the ring's write, the count register
+COUNT_DONE = RING_WRITE_DELAY + 1
 
 
 class ConvAttention(AttentionComponent):
     def elaborate(self, platform):
         m = Module()
         m.d.comb += [self.chunk.ready.eq(1), self.z.en.eq(0), self.z_count.eq(self.projected)]
-        with m.If(self.chunk.valid & self.chunk.p.end):
+        # the pixel counts once its last word is in the ring, where the MAC array reads it
+        written = self.chunk.valid & self.chunk.p.end
+        for stage in range(RING_WRITE_DELAY):
+            written = register(m, {"end": written}, f"written{stage}")["end"]
+        with m.If(written):
             m.d.sync += self.projected.eq(self.projected + 1)
         return m
 
