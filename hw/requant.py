@@ -1,7 +1,8 @@
 """The requantizer of docs/fixed-point.md: y = SAT((sum_i acc_i * m_i + bias + 2^(s-1)) >> s).
 
-One lane; the engine instantiates as many as it needs.  Six pipeline stages (``LATENCY``), each
-short enough for the ECP5 at 100 MHz and more: registered inputs; partial products, one 18 x 18
+One lane; the engine instantiates as many as it needs.  Seven pipeline stages (``LATENCY``), each
+short enough for the ECP5 at 100 MHz and more: registered inputs, registered again beside the
+DSP blocks (the operands cross the chip in two steps); partial products, one 18 x 18
 DSP block each (an accumulator wider than 18 bits is split in two); the products from their
 partials, and bias plus rounding constant; the sum; the arithmetic right shift; the saturation.  There is no handshake: a caller delays its own tags by ``LATENCY`` cycles.
 """
@@ -18,7 +19,7 @@ SPLIT = DSP_BITS - 1  # low bits of a split accumulator, as an unsigned operand
 
 
 class Requantizer(wiring.Component):
-    LATENCY = 6
+    LATENCY = 7
 
     def __init__(self, *, acc_bits, mult_bits: int, shift_bits: int, out_bits: int,
                  bias_bits: int = 0, sum_bits: int | None = None):
@@ -50,7 +51,11 @@ class Requantizer(wiring.Component):
             mult = Signal(signed(self._mult_bits + 1), name=f"mult{i}_r")  # unsigned -> signed
             m.d.sync += [acc.eq(getattr(self, f"acc{i}")),
                          mult.eq(Cat(getattr(self, f"mult{i}"), Const(0, 1)).as_signed())]
-            terms.append((acc, mult))
+            # and again, beside the DSP blocks: the operands cross the chip in two steps
+            acc_d, mult_d = Signal.like(acc, name=f"acc{i}_d"), Signal.like(mult, name=f"mult{i}_d")
+            m.d.sync += [acc_d.eq(acc), mult_d.eq(mult)]
+            terms.append((acc_d, mult_d))
+        shift1, bias1 = self._delayed(m, shift1, "shift1d"), self._delayed(m, bias1, "bias1d")
         # stage 2: partial products, each one DSP block: an accumulator wider than a DSP
         # operand is split into its low SPLIT bits (unsigned) and the rest (signed)
         partials = []
@@ -86,3 +91,9 @@ class Requantizer(wiring.Component):
         # stage 6: saturate
         m.d.sync += self.result.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)))
         return m
+
+    @staticmethod
+    def _delayed(m, value, name: str):
+        reg = Signal.like(value, name=name)
+        m.d.sync += reg.eq(value)
+        return reg
