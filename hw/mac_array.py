@@ -129,9 +129,17 @@ class MacArray(wiring.Component):
                 m.d.sync += p.eq(ws[lane * simd + s] * xs[lane][s])
                 row_p.append(p)
             products.append(row_p)
-        s3 = register(m, s2, "s3")
+        # each PE lane's SIMD products summed in two registered steps: pairs beside the DSP
+        # blocks, then the lane's sum
+        s3 = register(m, register(m, s2, "s3a"), "s3")
         sums = [Signal(signed(f.acc_bits), name=f"lane_sum{lane}") for lane in range(pe)]
-        m.d.sync += [sm.eq(sum(row_p)) for sm, row_p in zip(sums, products)]
+        for lane, (sm, row_p) in enumerate(zip(sums, products)):
+            pairs = []
+            for i in range(0, simd, 2):
+                pair = Signal(signed(f.data_bits + f.weight_bits + 1), name=f"pair_{lane}_{i}")
+                m.d.sync += pair.eq(sum(row_p[i:i + 2]))
+                pairs.append(pair)
+            m.d.sync += sm.eq(sum(pairs))
 
         acc_c = [Signal(signed(f.acc_bits), name=f"acc_c{lane}") for lane in range(pe)]
         acc_a = [Signal(signed(f.acc_bits), name=f"acc_a{lane}") for lane in range(pe)]

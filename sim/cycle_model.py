@@ -23,9 +23,9 @@ from hw.requant import Requantizer
 from hw.util import REGISTERED_START_WAIT
 
 # cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
-OUTPUT_DELAY = 10 + Requantizer.LATENCY  # issue, memory register, operand register, operand
-#                                          copy, products, sums, accumulate, result, parameters,
-#                                          requantizer, FIFO (+ out_steps - 1: RequantLanes)
+OUTPUT_DELAY = 11 + Requantizer.LATENCY  # issue, memory register, operand register, operand
+#                                          copy, products, pair sums, sums, accumulate, result,
+#                                          parameters, requantizer, FIFO (+ out_steps - 1)
 
 
 @dataclass(frozen=True)
