@@ -48,11 +48,16 @@ def verilator_lint(cfg: XvConfig, workdir: Path) -> tuple[int, str]:
 
 
 def yosys_check(cfg: XvConfig, workdir: Path) -> tuple[int, str]:
-    """(exit code, log) of Yosys: elaborate, check -assert, and assert no latch cells."""
+    """(exit code, log) of Yosys: elaborate, check -assert, and assert no latch cells, and
+    that the MAC array's kept operand copies (one a PE lane) survive flattening and
+    ``opt_merge``."""
+    from hw.kept_register import KEPT_PREFIX
+
     workdir = Path(workdir)
     write_verilog(cfg, workdir / "check.v")
     script = (f"read_verilog check.v; hierarchy -check -top {TOP}; proc; flatten; opt_clean; "
-              "check -assert; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$sr")
+              "check -assert; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$sr; "
+              f"opt_merge; select -assert-count {cfg.pe} t:*.mac.{KEPT_PREFIX}x*")
     bin_dir = Path(sys.executable).parent
     # YoWASP cannot open absolute /tmp paths: run in the folder with a relative name.  A run
     # killed by a signal is the WebAssembly runtime crashing (once seen: SIGBUS while two
