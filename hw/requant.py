@@ -51,12 +51,12 @@ class Requantizer(wiring.Component):
             mult = Signal(signed(self._mult_bits + 1), name=f"mult{i}_r")  # unsigned -> signed
             m.d.sync += [acc.eq(getattr(self, f"acc{i}")),
                          mult.eq(Cat(getattr(self, f"mult{i}"), Const(0, 1)).as_signed())]
-            # and again, beside the DSP blocks: the operands cross the chip in two steps
+            # stage 2: again, beside the DSP blocks: the operands cross the chip in two steps
             acc_d, mult_d = Signal.like(acc, name=f"acc{i}_d"), Signal.like(mult, name=f"mult{i}_d")
             m.d.sync += [acc_d.eq(acc), mult_d.eq(mult)]
             terms.append((acc_d, mult_d))
         shift1, bias1 = self._delayed(m, shift1, "shift1d"), self._delayed(m, bias1, "bias1d")
-        # stage 2: partial products, each one DSP block: an accumulator wider than a DSP
+        # stage 3: partial products, each one DSP block: an accumulator wider than a DSP
         # operand is split into its low SPLIT bits (unsigned) and the rest (signed)
         partials = []
         for i, (acc, mult) in enumerate(terms):
@@ -70,7 +70,7 @@ class Requantizer(wiring.Component):
         rounding = Signal(self._sum_bits)
         m.d.sync += [shift2.eq(shift1), bias2.eq(bias1),
                      rounding.eq((Const(1, 1) << shift1) >> 1)]
-        # stage 3: each term's product from its partial products; bias plus rounding
+        # stage 4: each term's product from its partial products; bias plus rounding
         prods = [Signal(signed(width + self._mult_bits + 1), name=f"prod{i}")
                  for i, width in enumerate(self._acc_widths)]
         parts = iter(partials)
@@ -81,14 +81,14 @@ class Requantizer(wiring.Component):
         offset3 = Signal(signed(self._sum_bits))
         shift3 = Signal.like(shift1)
         m.d.sync += [offset3.eq(bias2 + rounding), shift3.eq(shift2)]
-        # stage 4: sum
+        # stage 5: sum
         total = Signal(signed(self._sum_bits))
         shift4 = Signal.like(shift1)
         m.d.sync += [total.eq(sum(prods) + offset3), shift4.eq(shift3)]
-        # stage 5: arithmetic right shift (total is signed)
+        # stage 6: arithmetic right shift (total is signed)
         shifted = Signal(signed(self._sum_bits))
         m.d.sync += shifted.eq(total >> shift4)
-        # stage 6: saturate
+        # stage 7: saturate
         m.d.sync += self.result.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)))
         return m
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from amaranth.hdl import Module
 
 from ..input_stage import RING_WRITE_DELAY
-from ..util import register
+from ..util import delay
 from .base import AttentionComponent, AttentionTiming, EngineForm
 
 #: cycles from the last chunk of a pixel to its count: the ring's write, the count register
@@ -22,9 +22,7 @@ class ConvAttention(AttentionComponent):
         m = Module()
         m.d.comb += [self.chunk.ready.eq(1), self.z.en.eq(0), self.z_count.eq(self.projected)]
         # the pixel counts once its last word is in the ring, where the MAC array reads it
-        written = self.chunk.valid & self.chunk.p.end
-        for stage in range(RING_WRITE_DELAY):
-            written = register(m, {"end": written}, f"written{stage}")["end"]
+        written, _ = delay(m, self.chunk.valid & self.chunk.p.end, {}, RING_WRITE_DELAY, "written")
         with m.If(written):
             m.d.sync += self.projected.eq(self.projected + 1)
         return m
