@@ -29,7 +29,7 @@ from .geometry import SLOTS, Geometry, ceil_log2
 from .ports import read_port, write_port
 from .requant import Requantizer
 from .requant_lanes import RequantLanes
-from .util import PixelCursor, delay, lanes, register, wrap_inc
+from .util import PixelCursor, delay, lanes, register, registered_neighbour, wrap_inc
 
 #: cycles from the last issue of a pixel to its count: issue, memory register, products,
 #: accumulate, requantizer, count
@@ -100,7 +100,6 @@ class WindowAggregation(wiring.Component):
         cur = PixelCursor(geo, "agg")
         t = Signal(range(len(self.offsets)))
         ci = Signal(range(geo.ci_chunks))
-        slot, inside = cur.neighbour(self.offsets, t)
         bank = cur.pixel[:ceil_log2(SLOTS)]
         chunk_end = Signal()
         row = self._group_row(m, ci, chunk_end) + t if self.grouped else t
@@ -115,6 +114,8 @@ class WindowAggregation(wiring.Component):
                 m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
         with m.If(pixel_done):
             cur.step(m)
+        slot, inside = registered_neighbour(m, cur, self.offsets, issue, pixel_done,
+                                            wrap_inc(t, last_t), name="agg")
         m.d.comb += [self.issued.eq(cur.pixel), self.x.addr.eq(Cat(ci[:geo.chunk_bits], slot)),
                      self.a.addr.eq(Cat(row[:self.bank_row_bits], bank))]
 

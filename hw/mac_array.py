@@ -20,7 +20,7 @@ from .geometry import Geometry, ceil_log2
 from .kept_register import KEPT_PREFIX, KeptRegister
 from .ports import read_port, region_read_port
 from .weight_fetch import TILE_COUNT_BITS
-from .util import PixelCursor, lanes, register, wrap_inc
+from .util import PixelCursor, lanes, register, registered_neighbour, wrap_inc
 
 
 def result_signature(geo: Geometry) -> wiring.Signature:
@@ -191,26 +191,17 @@ class MacArray(wiring.Component):
 
     def _window_address(self, m, cur, offsets, issue, pixel_end, rewind, t, ci):
         """The x ring's read address Cat(ci, slot of the pixel at offsets[t]) and whether that
-        pixel is inside the frame, both registered: each issue loads the values of the next
-        (ci, t, pixel), so that the tap's distance, the add and the ring's address decode are
-        not in one cycle.  ``rewind``: the cursor goes back over the frame for the next tile.
-        Returns ``inside`` (for the cycle's issue, as the address)."""
+        pixel is inside the frame, the slot and flag registered (``registered_neighbour``).
+        ``rewind``: the cursor goes back over the frame for the next tile.  Returns ``inside``
+        (for the cycle's issue, as the address)."""
         geo, cfg = self.geo, self.geo.cfg
         last_ci = ci == geo.ci_chunks - 1
         following = cur.following()  # the pixel after the last issue, at its tap 0
         if rewind is not None:
             following.pixel = Mux(rewind, cur.pixel + 1 - cfg.n_pixels, following.pixel)
-        # the issue only enables the registers: the values they take are of the counters alone
-        slot_same, inside_same = cur.neighbour(offsets, Mux(last_ci, wrap_inc(t, cfg.taps - 1), t))
-        slot_step, inside_step = following.neighbour(offsets, Const(0, 1))
-        di, dj = offsets[0]  # reset: pixel 0, tap 0
-        inside = Signal(name="mac_inside", init=0 <= di < cfg.h and 0 <= dj < cfg.w)
-        x_addr = Signal(len(self.x.addr), name="mac_x_addr",
-                        init=(di * cfg.w + dj) % (1 << geo.addr_bits) << geo.chunk_bits)
-        with m.If(issue):
-            m.d.sync += [x_addr.eq(Cat(wrap_inc(ci, geo.ci_chunks - 1)[:geo.chunk_bits],
-                                       Mux(pixel_end, slot_step, slot_same))),
-                         inside.eq(Mux(pixel_end, inside_step, inside_same))]
-        m.d.comb += self.x.addr.eq(x_addr)
+        slot, inside = registered_neighbour(m, cur, offsets, issue, pixel_end,
+                                            Mux(last_ci, wrap_inc(t, cfg.taps - 1), t),
+                                            following, "mac")
+        m.d.comb += self.x.addr.eq(Cat(ci[:geo.chunk_bits], slot))
         return inside
 

@@ -21,6 +21,13 @@ def wrap_inc(value, last: int):
     return Mux(value == last, 0, value + 1)
 
 
+def _within(index, offset: int, size: int):
+    """Is index + offset in [0, size)?  Compared against constants: -offset <= index < size - offset."""
+    low = index >= -offset if offset < 0 else Const(1, 1)
+    high = index < size - offset if offset > 0 else Const(1, 1)
+    return low & high
+
+
 def lanes(word, count: int, bits: int, signed_lanes: bool = True) -> list:
     """Split a packed word into ``count`` lanes of ``bits`` (lane 0 in the low bits)."""
     out = [word[i * bits:(i + 1) * bits] for i in range(count)]
@@ -49,11 +56,12 @@ class PixelCursor:
     def neighbour(self, offsets, tap):
         """Ring slot of the pixel at offsets[tap] and whether it lies inside the frame."""
         cfg = self.geo.cfg
-        di = Array(Const(a, signed(8)) for a, _ in offsets)[tap]
-        dj = Array(Const(b, signed(8)) for _, b in offsets)[tap]
         distance = Array(Const(a * cfg.w + b, signed(24)) for a, b in offsets)[tap]
-        inside = ((self.row + di >= 0) & (self.row + di < cfg.h)
-                  & (self.col + dj >= 0) & (self.col + dj < cfg.w))
+        # one compare against constants per distinct offset, then the tap only selects among
+        # them: no adder in front of the compare (it was a critical path of the window address)
+        row_in = {a: _within(self.row, a, cfg.h) for a in {a for a, _ in offsets}}
+        col_in = {b: _within(self.col, b, cfg.w) for b in {b for _, b in offsets}}
+        inside = Array(row_in[a] & col_in[b] for a, b in offsets)[tap]
         return (self.pixel + distance)[:self.geo.addr_bits], inside
 
     def following(self) -> "PixelCursor":
@@ -84,6 +92,28 @@ class PixelCursor:
     def ahead_of(self, counter):
         """pixel - counter, modulo 2^diff_bits (unsigned)."""
         return (self.pixel - counter)[:self.geo.diff_bits]
+
+
+def registered_neighbour(m, cur: PixelCursor, offsets, issue, step, next_tap,
+                         following: PixelCursor | None = None, name: str = "window"):
+    """``cur.neighbour`` as registers, for a unit that issues one tap a cycle: each issue loads
+    the ring slot and inside flag of the next (tap, pixel), ``next_tap`` of this pixel or, when
+    ``step`` (the pixel's last issue), tap 0 of ``following`` (``cur.following()`` unless
+    given).  The issue only enables the registers, so the tap's distance, the add and the
+    ring's address decode are not in one cycle, and no cycle is added.  The reset values are
+    those of pixel 0 (row 0, column 0) at tap 0.  Returns (slot, inside) for this cycle's
+    issue."""
+    cfg, geo = cur.geo.cfg, cur.geo
+    following = cur.following() if following is None else following
+    slot_same, inside_same = cur.neighbour(offsets, next_tap)
+    slot_step, inside_step = following.neighbour(offsets, Const(0, 1))
+    di, dj = offsets[0]
+    slot = Signal(geo.addr_bits, name=f"{name}_slot", init=(di * cfg.w + dj) % (1 << geo.addr_bits))
+    inside = Signal(name=f"{name}_inside", init=0 <= di < cfg.h and 0 <= dj < cfg.w)
+    with m.If(issue):
+        m.d.sync += [slot.eq(Mux(step, slot_step, slot_same)),
+                     inside.eq(Mux(step, inside_step, inside_same))]
+    return slot, inside
 
 
 def row_sequencer(m, cur: PixelCursor, rows: int, start, start_next=None):

@@ -13,7 +13,7 @@ is registered, so its compares are not in one cycle with the counters they enabl
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,7 +22,7 @@ from golden.config import SHIFT_TAPS
 from ..geometry import SLOTS, Geometry, ceil_log2
 from ..ports import write_port
 from ..util import (DOT_DONE, DOT_PARTS_EXTRA, PixelCursor, dot_requantize, lanes, register,
-                    row_sequencer, wrap_inc)
+                    registered_neighbour, row_sequencer, wrap_inc)
 from .qk import qk_members
 
 #: bits of a logit's row within its pixel's slot of the bank
@@ -66,9 +66,12 @@ class LogitUnit(wiring.Component):
                     & (at.ahead_of(self.agg_issued) < SLOTS))
 
         parts = logit_parts(geo)
-        _, issue = row_sequencer(m, cur, SHIFT_TAPS * parts, start(cur), start(cur.following()))
+        rows = SHIFT_TAPS * parts
+        row, issue = row_sequencer(m, cur, rows, start(cur), start(cur.following()))
         t, j = self._tap_and_part(m, issue, parts)
-        slot, inside = cur.neighbour(cfg.shift_offsets, t)
+        slot, inside = registered_neighbour(
+            m, cur, cfg.shift_offsets, issue, row == rows - 1,
+            Mux(j == parts - 1, wrap_inc(t, SHIFT_TAPS - 1), t), name="logit")
         m.d.comb += [self.q.addr.eq(cur.pixel[:geo.addr_bits]), self.k.addr.eq(slot)]
         s0 = register(m, {"valid": issue, "t": t, "j": j, "inside": inside,
                           "bank": cur.pixel[:ceil_log2(SLOTS)]}, "s0")
