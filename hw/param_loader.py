@@ -4,9 +4,9 @@ The parameter stream carries one value per beat (``Geometry.param_bits`` wide, t
 the low bits used), in the order of ``Geometry.regions``: each memory's image, address by
 address, lane by lane, then the scalar shifts and multipliers.  ``last`` (tlast) must mark the
 final value; a stream that ends early or late sets ``error`` and restarts the map.  ``loaded``
-rises at the end of a complete load and falls with the first beat of the next one (so a load
-that breaks off leaves the engine refusing frames rather than computing with a half-written
-layer); frames are accepted only while it is high.  ``error`` is sticky until reset.  Load while
+rises ``LATENCY`` cycles after the final beat of a complete load and falls with the first beat
+of the next one (so a load that breaks off leaves the engine refusing frames rather than
+computing with a half-written layer); frames are accepted only while it is high.  ``error`` is sticky until reset.  Load while
 no frame is in flight: the MAC array reads these memories as it runs.
 """
 from __future__ import annotations
@@ -24,6 +24,9 @@ def param_stream(bits: int) -> stream.Signature:
 
 
 class ParamLoader(wiring.Component):
+    #: cycles from the final beat taken to ``loaded`` high: the beat register, then ``loaded``
+    LATENCY = 2
+
     def __init__(self, geo: Geometry):
         self.geo = geo
         f = geo.cfg.fmt
@@ -44,15 +47,18 @@ class ParamLoader(wiring.Component):
         addr = Signal(range(max(r.depth for r in regions)))
         lane = Signal(range(max(r.lanes for r in regions)))
         fire = self.i.valid & self.i.ready
-        value = self.i.p.data
         m.d.comb += self.i.ready.eq(1)
-        with m.If(fire):  # a new load invalidates the old one; a complete one sets it below
-            m.d.sync += self.loaded.eq(0)
+        # the beat is registered before its address decode: the input port's register sits
+        # at the pins, far from the memories (a critical path of the placed design)
+        beat = Signal()
+        value = Signal.like(self.i.p.data)
+        beat_last = Signal()
+        m.d.sync += [beat.eq(fire), value.eq(self.i.p.data), beat_last.eq(self.i.p.last)]
 
         for index, r in enumerate(regions):
             final_region = index == len(regions) - 1
             at_end = (addr == r.depth - 1) & (lane == r.lanes - 1)
-            with m.If(fire & (region == index)):
+            with m.If(beat & (region == index)):
                 if r.name == "scalars":
                     for k, name in enumerate(geo.scalar_order):
                         with m.If(addr == k):
@@ -70,10 +76,14 @@ class ParamLoader(wiring.Component):
                         m.d.sync += [addr.eq(0), region.eq(0 if final_region else index + 1)]
                 if final_region:
                     with m.If(at_end):
-                        m.d.sync += self.loaded.eq(self.i.p.last)
-                        with m.If(~self.i.p.last):
+                        m.d.sync += self.loaded.eq(beat_last)
+                        with m.If(~beat_last):
                             m.d.sync += self.error.eq(1)
-                early = self.i.p.last & ~at_end if final_region else self.i.p.last
+                early = beat_last & ~at_end if final_region else beat_last
                 with m.If(early):
                     m.d.sync += [self.error.eq(1), region.eq(0), addr.eq(0), lane.eq(0)]
+        # a new load invalidates the old one at its first beat (this statement wins over a
+        # completion a cycle behind it)
+        with m.If(fire):
+            m.d.sync += self.loaded.eq(0)
         return m

@@ -7,8 +7,9 @@ are well-formed; it *asserts*:
 
 - ``stream``: every output beat, once valid, stays valid with tdata, tlast and tuser stable until
   taken; no output beat before a complete parameter load; the sticky error outputs stay set;
-- ``loader``: param_loaded rises only with the tlast of a load of exactly the parameter map's
-  length, and any other parameter beat leaves it low (a new load drops it at its first beat);
+- ``loader``: param_loaded rises only ``ParamLoader.LATENCY`` cycles after the tlast of a load
+  of exactly the parameter map's length, and every parameter beat leaves it low the next cycle
+  (a new load drops it at its first beat);
 - ``conservation``: one well-formed frame, the output under back-pressure (a beat taken every
   1 to 4 cycles, the solver's choice): the output rules above, never more output beats than
   N x C_out / PE, tuser on the frame's first beat only, tlast exactly at the end of each row;
@@ -47,6 +48,7 @@ from amaranth.lib import wiring
 
 from golden.config import XvConfig
 from hw.geometry import Geometry, ceil_log2
+from hw.param_loader import ParamLoader
 from hw.top import EXTERNAL_FAULTS, XvolutionEngine
 from hw.weight_fetch import INCR, OKAY
 from sim.cycle_model import PREFETCHED, MemoryTiming, predict
@@ -88,7 +90,8 @@ class Contract(Elaboratable):
         self.inputs = [self.cd.clk, self.cd.rst] + [
             getattr(self.dut, name) for name, member in self.dut.signature.members.items()
             if member.flow == wiring.In and name not in driven]
-        self.choice = Signal(2, name="period_choice")  # the sink's period (conservation)
+        # the sink's period and its first phase (conservation)
+        self.choice = Signal(4, name="period_choice")
         if prop == "conservation":
             self.inputs.append(self.choice)
 
@@ -109,10 +112,11 @@ class Contract(Elaboratable):
     @property
     def bound(self) -> int:
         """Cycles from the start by which one frame's last output must have come: the
-        parameter load, the cycle that raises param_loaded, then the cycle model's count
+        parameter load, the loader's latency to param_loaded, then the cycle model's count
         from the first input beat to the last output beat, plus the cycle the last beat is
         counted in."""
-        return self.geo.param_words + 1 + self.prefetch + predict(self.cfg, 1).cycles + 1
+        return (self.geo.param_words + ParamLoader.LATENCY + self.prefetch
+                + predict(self.cfg, 1).cycles + 1)
 
     @property
     def prefetch(self) -> int:
@@ -224,12 +228,15 @@ class Contract(Elaboratable):
         n = Signal(range(words), name="param_beat", reset_less=True)  # the loader's place
         with m.If(beat):
             m.d.sync += n.eq(Mux(dut.s_param_tlast | (n == words - 1), 0, n + 1))
-        complete = _past(m, beat & dut.s_param_tlast & (n == words - 1), "complete")
-        other_beat = _past(m, beat, "beat") & ~complete
+        complete = beat & dut.s_param_tlast & (n == words - 1)
+        for cycle in range(ParamLoader.LATENCY):  # param_loaded follows the beat this late
+            complete = _past(m, complete, f"complete{cycle}")
         was_loaded = _past(m, dut.param_loaded, "loaded")
         with m.If(live & dut.param_loaded & ~was_loaded):
             m.d.comb += Assert(complete)
-        with m.If(live & other_beat):
+        # every beat, the completing one too (param_loaded rises LATENCY cycles after it),
+        # leaves param_loaded low the cycle after it
+        with m.If(live & _past(m, beat, "beat")):
             m.d.comb += Assert(~dut.param_loaded)
         with m.If(live & _past(m, dut.param_error, "param_error")):
             m.d.comb += Assert(dut.param_error)
@@ -278,8 +285,8 @@ class Contract(Elaboratable):
 
     def _conservation(self, m, dut, cd, live):
         """Under back-pressure: the sink takes a beat every ``period`` cycles, the period
-        (1 to 4) the solver's choice (a free input sampled in the first cycle), so waiting
-        beats occur at every phase; fully free back-pressure made the solver stall at the
+        (1 to 4) and its phase the solver's choice (free inputs sampled in the first cycle), so
+        a beat can wait at any cycle; fully free back-pressure made the solver stall at the
         depth of the first outputs."""
         self._outputs(m, dut, live)
         self._framing(m, dut)
@@ -288,8 +295,9 @@ class Contract(Elaboratable):
         started = Signal(reset_less=True)
         m.d.sync += started.eq(1)
         with m.If(~started):
-            m.d.sync += period.eq(choice)
-        m.d.sync += phase.eq(Mux(phase == period, 0, phase + 1))
+            m.d.sync += [period.eq(choice[:2]), phase.eq(choice[2:])]
+        with m.Else():
+            m.d.sync += phase.eq(Mux(phase == period, 0, phase + 1))
         m.d.comb += dut.m_axis_tready.eq(phase == 0)
         m.d.comb += Cover(dut.m_axis_tvalid & ~dut.m_axis_tready)  # a result waits
 
@@ -467,7 +475,7 @@ def tasks(cfg: XvConfig) -> list[Task]:
     contract = Contract(cfg, "liveness")
     words = contract.geo.param_words
     # back-pressure stretches the frame: the load, the first result, a few beats' stalls
-    first_row = words + 2 + predict(cfg, 1).first_output + 4 * cfg.w * contract.geo.co_groups
+    first_row = words + ParamLoader.LATENCY + 1 + predict(cfg, 1).first_output + 4 * cfg.w * contract.geo.co_groups
     # with external weights the liveness bound's proof ran past 17 minutes in the solver
     # (depth 138 with one input channel, two tiles fetched): its cover shows the frame completing
     # within the bound
@@ -476,7 +484,7 @@ def tasks(cfg: XvConfig) -> list[Task]:
         Task("stream", "prove", 6),                 # any input, any back-pressure
         Task("stream", "bmc", 24),
         Task("loader", "bmc", 2 * words + 4),       # two loads
-        Task("loader", "cover", words + 2),
+        Task("loader", "cover", words + ParamLoader.LATENCY + 1),
         Task("conservation", "bmc", first_row),     # under back-pressure, first results
         Task("conservation", "cover", first_row),   # ... one of which waits for the sink
         *liveness,                                  # the whole frame, bounded liveness
