@@ -171,18 +171,20 @@ def cmd_formal(args: argparse.Namespace) -> int:
     for n, (form, cfg, task) in enumerate(plan, 1):
         name = (f"{form.replace(' ', '-')}-{task.prop}-{task.mode}"
                 + (f"-{task.fault}" if task.fault else ""))
-        proof = run_task(name, cfg, task)
+        proof = run_task(name, cfg, task, timeout=args.timeout)
         expected = "FAIL" if task.fault else "PASS"
         ok = proof.status == expected
         failed += not ok
         what = "witness" if task.mode == "cover" else "counterexample"
         trace = f"; {what} {proof.trace.relative_to(ROOT)}" if proof.trace else ""
-        print(f"[{n}/{len(plan)}] {form} {task.describe()}: {proof.status} as {proof.mode} "
+        stopped = (f" after {proof.checked} steps" if proof.status == "TIMEOUT"
+                   and "bmc" in proof.mode else "")
+        print(f"[{n}/{len(plan)}] {form} {task.describe()}: {proof.status}{stopped} as {proof.mode} "
               f"({proof.seconds:.0f} s){trace}{'' if ok else '  <-- expected ' + expected}",
               flush=True)
         results.append({"form": form, "property": task.prop, "mode": proof.mode,
                         "depth": task.depth, "fault": task.fault, "status": proof.status,
-                        "seconds": round(proof.seconds, 1)})
+                        "seconds": round(proof.seconds, 1), "checked": proof.checked})
         # after every proof, so that an interrupted run leaves what it proved
         store.write_text(json.dumps(kept + results, indent=2))
         write_formal_report(kept + results, len(kept) + len(plan),
@@ -212,8 +214,11 @@ def write_formal_report(results: list[dict], planned: int, path) -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        status = r["status"]
+        if status == "TIMEOUT" and "bmc" in r["mode"]:  # how far the bounded check got
+            status += f" ({r.get('checked', 0)} steps hold)"
         lines.append(f"| {r['form']} | {r['property']} | {r['mode']} | {r['depth']} | "
-                     f"{r['fault'] or '-'} | {r['status']} | {r['seconds']:.0f} |")
+                     f"{r['fault'] or '-'} | {status} | {r['seconds']:.0f} |")
     total = sum(r["seconds"] for r in results)
     lines += ["", f"{len(results)} proofs, {total / 60:.0f} minutes in all."]
     path.write_text("\n".join(lines) + "\n")
@@ -248,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("formal", help="formal proofs of the stream contracts (sim/formal.py)")
     p.add_argument("--forms", nargs="+", default=list(FORMS), choices=list(FORMS),
                    help="the forms to prove (default: every form of the registry)")
+    from .formal import TIMEOUT
+    p.add_argument("--timeout", type=int, default=TIMEOUT, metavar="SECONDS",
+                   help=f"stop a proof after this long and report TIMEOUT (default {TIMEOUT})")
     p.add_argument("--no-broken", dest="broken", action="store_false",
                    help="skip the broken variants (each must fail with a counterexample)")
     p.set_defaults(run=cmd_formal, stall=0.0)

@@ -347,6 +347,7 @@ class Proof:
     seconds: float
     trace: Path | None   # the counterexample (VCD) of a failure
     folder: Path
+    checked: int = 0     # steps proven (the depth when it passed; fewer after a TIMEOUT)
 
     @property
     def passed(self) -> bool:
@@ -409,22 +410,29 @@ def tool_path(root: Path) -> str:
     return os.pathsep.join([str(shims), str(venv), os.environ.get("PATH", "")])
 
 
+#: seconds a proof may run before SymbiYosys stops it and reports TIMEOUT (``--timeout``)
+TIMEOUT = 1800
+
+
 def run_proof(name: str, cfg: XvConfig, prop: str, mode: str, depth: int,
-              fault: str | None = None, root: Path = ROOT, timeout: int = 1800) -> Proof:
-    """Run one SymbiYosys task (``mode``: bmc, prove or cover) in build/formal/<name>."""
+              fault: str | None = None, root: Path = ROOT, timeout: int = TIMEOUT) -> Proof:
+    """Run one SymbiYosys task (``mode``: bmc, prove or cover) in build/formal/<name>;
+    SymbiYosys stops it after ``timeout`` seconds (status TIMEOUT, ``Proof.checked`` the steps
+    a bounded model check got through)."""
     folder = root / "build" / "formal" / name
     if folder.exists():
         import shutil
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     write_rtlil(Contract(cfg, prop, fault), folder / "design.il")
-    (folder / "proof.sby").write_text(SBY.format(mode=mode, depth=depth, extra=""))
+    (folder / "proof.sby").write_text(SBY.format(mode=mode, depth=depth,
+                                                 extra=f"timeout {timeout}"))
     t0 = time.time()
     # relative paths: YoWASP tools cannot open absolute paths under /tmp
     import os
     env = {**os.environ, "PATH": tool_path(root)}
     done = subprocess.run(["yowasp-sby", "-f", "proof.sby"], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout + 300)
     log = done.stdout + done.stderr
     (folder / "sby.log").write_text(log)
     status = "UNKNOWN"
@@ -432,8 +440,12 @@ def run_proof(name: str, cfg: XvConfig, prop: str, mode: str, depth: int,
     if found:
         status = found[-1]
     traces = sorted((folder / "proof").rglob("*.vcd")) if (folder / "proof").exists() else []
+    # the step the bounded model check was at (the steps before it hold every assertion)
+    steps = [int(n) for n in re.findall(r"Checking assertions in step (\d+)", log)]
+    checked = depth if status == "PASS" else (steps[-1] if steps else 0)
     return Proof(name=name, prop=prop, mode=mode, depth=depth, status=status,
-                 seconds=time.time() - t0, trace=traces[0] if traces else None, folder=folder)
+                 seconds=time.time() - t0, trace=traces[0] if traces else None, folder=folder,
+                 checked=checked)
 
 
 #: the small layer every form is proven on: one frame of 2 x 2 pixels, one channel, so the
@@ -521,12 +533,15 @@ def broken_task(cfg: XvConfig, fault: str) -> Task:
     return Task(prop, "bmc", depth, fault)
 
 
-def run_task(name: str, cfg: XvConfig, task: Task, root: Path = ROOT) -> Proof:
+def run_task(name: str, cfg: XvConfig, task: Task, root: Path = ROOT,
+             timeout: int = TIMEOUT) -> Proof:
     """Run a task; a k-induction that does not close (UNKNOWN) is run again as a bounded
     model check of the same depth, and says so (``Proof.mode``)."""
-    proof = run_proof(name, cfg, task.prop, task.mode, task.depth, task.fault, root=root)
+    proof = run_proof(name, cfg, task.prop, task.mode, task.depth, task.fault, root=root,
+                      timeout=timeout)
     if task.mode == "prove" and proof.status == "UNKNOWN":
         spent = proof.seconds
-        proof = run_proof(name, cfg, task.prop, "bmc", task.depth, task.fault, root=root)
+        proof = run_proof(name, cfg, task.prop, "bmc", task.depth, task.fault, root=root,
+                          timeout=timeout)
         proof.mode, proof.seconds = "bmc (induction did not close)", proof.seconds + spent
     return proof
