@@ -97,10 +97,10 @@ class InputStage(wiring.Component):
         pixel, whenever the ring is written)."""
         geo = self.geo
 
-        def free(at):
-            return (at.pixel - self.consumed)[:geo.diff_bits] < geo.depth - geo.hold
+        def free(ahead: int):  # for the pixel ``ahead`` after the cursor's
+            return cur.ahead_of(self.consumed) < geo.depth - geo.hold - ahead
 
         space = Signal(name="in_space", init=1)  # pixel 0 after reset: the ring is empty
         moving = taken if geo.ci_chunks == 1 else ci == geo.ci_chunks - 1
-        m.d.sync += space.eq(Mux(moving, free(cur.following()), free(cur)))
+        m.d.sync += space.eq(Mux(moving, free(1), free(0)))
         return space

@@ -68,7 +68,7 @@ class MacArray(wiring.Component):
         outstanding = Signal(range(self.credits + 1))
         pixel_start = (og == 0) & (t == 0) & (ci == 0)
         group_start = (t == 0) & (ci == 0)
-        window_ok = cur.window_ready(self.avail, geo.reach) & (cur.behind(self.agg_count) != 0)
+        window_ok = cur.window_ready(m, self.avail, geo.reach) & (cur.behind(self.agg_count) != 0)
         if cfg.external_weights:  # and the tile's weights are in their buffer
             window_ok &= (self.tiles_loaded - self.tile_count)[:TILE_COUNT_BITS] != 0
         issue = (~pixel_start | window_ok) & (~group_start | (outstanding < self.credits))

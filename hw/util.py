@@ -45,9 +45,11 @@ class PixelCursor:
         self.row = Signal(range(cfg.h), name=f"{name}_row")
         self.col = Signal(range(cfg.w), name=f"{name}_col")
         self.pos = Signal(range(cfg.n_pixels), name=f"{name}_pos")
+        self.stepping = Signal(name=f"{name}_stepping")  # high in a cycle that moves it on
 
     def step(self, m) -> None:
         cfg = self.geo.cfg
+        m.d.comb += self.stepping.eq(1)
         m.d.sync += [self.pixel.eq(self.pixel + 1), self.pos.eq(wrap_inc(self.pos, cfg.n_pixels - 1)),
                      self.col.eq(wrap_inc(self.col, cfg.w - 1))]
         with m.If(self.col == cfg.w - 1):
@@ -76,14 +78,31 @@ class PixelCursor:
         nxt.row = Mux(self.col == cfg.w - 1, wrap_inc(self.row, cfg.h - 1), self.row)
         return nxt
 
-    def window_ready(self, avail, reach: int):
-        """Are the pixels up to min(pixel + reach, end of its frame) projected?  ``avail``
-        counts projected pixels; counters are compared by modular difference."""
+    def window_ready(self, m, avail, reach: int, ahead: int = 0):
+        """Are the pixels up to min(p + reach, end of p's frame) projected, for p the pixel
+        ``ahead`` (0 or 1) after the cursor's?  ``avail`` counts projected pixels (at least p
+        while a unit waits on p); counters are compared by modular difference.  What
+        ``avail - pixel`` must reach depends on the position alone, so it is a register that
+        the cursor's step loads: nothing but the subtraction sits in front of the compare."""
         n = self.geo.cfg.n_pixels
-        ahead = self.behind(avail)
-        # fewer than reach + 1 pixels left in the frame (always, when the window is the frame)
-        near_end = self.pos >= n - reach if reach < n else Const(1, 1)
-        return ahead >= Mux(near_end, n - self.pos, reach + 1)
+
+        def needed(pos):  # for p at frame position pos (an int or a value)
+            left = n - pos  # p and the pixels after it in its frame
+            if reach >= n:  # the window is the frame
+                return left + ahead
+            near_end = pos >= n - reach
+            if isinstance(pos, int):
+                return (left if near_end else reach + 1) + ahead
+            return Mux(near_end, left, reach + 1) + ahead
+
+        need = Signal(range(n + 2), name=f"{self.pixel.name}_need{ahead}",
+                      init=needed(ahead % n))
+        after_step = self.pos
+        for _ in range(1 + ahead):
+            after_step = wrap_inc(after_step, n - 1)
+        with m.If(self.stepping):
+            m.d.sync += need.eq(needed(after_step))
+        return self.behind(avail) >= need
 
     def behind(self, counter):
         """counter - pixel, modulo 2^diff_bits (unsigned)."""
@@ -120,7 +139,7 @@ def row_sequencer(m, cur: PixelCursor, rows: int, start, start_next=None):
     """Issue rows 0..rows-1 of a pixel, one a cycle without bubbles: row 0 once ``start`` holds,
     the others right after; the cursor steps on with the last row.  Returns (row, issue).
 
-    With ``start_next`` (the same condition for ``cur.following()``) the condition is
+    With ``start_next`` (the same condition for the pixel after the cursor's) the condition is
     registered: row 0 issues a cycle after ``start`` holds (``REGISTERED_START_WAIT``), and no
     compare reaches the counters' enables in the cycle it is made.  The register takes the next
     pixel's condition in the last row, when the cursor steps (rows > 1: the last row always

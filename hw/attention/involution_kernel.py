@@ -63,7 +63,7 @@ class KernelUnit(wiring.Component):
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
         db, rows = f.data_bits, kernel_rows(cfg)
         cur = PixelCursor(geo, "kgen")
-        start = (cur.window_ready(self.avail, geo.reach)
+        start = (cur.window_ready(m, self.avail, geo.reach)
                  & (cur.ahead_of(self.agg_issued) < SLOTS))
         r, issue = row_sequencer(m, cur, rows, start)
         m.d.comb += [self.u.addr.eq(cur.pixel[:geo.addr_bits]), self.w.addr.eq(r),

@@ -61,13 +61,13 @@ class LogitUnit(wiring.Component):
         geo, cfg, f = self.geo, self.geo.cfg, self.geo.cfg.fmt
         db = f.data_bits
         cur = PixelCursor(geo, "logit")
-        def start(at: PixelCursor):  # the window is projected and the bank slot is free
-            return (at.window_ready(self.avail, cfg.shift * cfg.w + cfg.shift)
-                    & (at.ahead_of(self.agg_issued) < SLOTS))
+        def start(ahead: int):  # pixel + ahead: its window is projected, its bank slot free
+            return (cur.window_ready(m, self.avail, cfg.shift * cfg.w + cfg.shift, ahead)
+                    & (cur.ahead_of(self.agg_issued) < SLOTS - ahead))
 
         parts = logit_parts(geo)
         rows = SHIFT_TAPS * parts
-        row, issue = row_sequencer(m, cur, rows, start(cur), start(cur.following()))
+        row, issue = row_sequencer(m, cur, rows, start(0), start(1))
         t, j = self._tap_and_part(m, issue, parts)
         slot, inside = registered_neighbour(
             m, cur, cfg.shift_offsets, issue, row == rows - 1,

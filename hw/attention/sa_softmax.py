@@ -105,7 +105,7 @@ class SoftmaxUnit(wiring.Component):
         key = (cur.pixel[:geo.addr_bits] - cur.pos + j)[:geo.addr_bits]  # pixel j of the frame
         m.d.comb += [self.q.addr.eq(cur.pixel[:geo.addr_bits]), self.k.addr.eq(key),
                      self.bank_r.addr.eq(Cat(j[:kb], slot))]
-        start = (cur.window_ready(self.avail, n)
+        start = (cur.window_ready(m, self.avail, n)
                  & (cur.ahead_of(self.agg_issued) < SA_SLOTS))
         issue1, issue2 = Signal(), Signal()
         m.submodules.recip = recip = Reciprocal(sum_bits(cfg))
