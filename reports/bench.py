@@ -223,8 +223,10 @@ def critical_path_section(rows: list[Row]) -> list[str]:
               for r in rows if r.faster and r.faster.note]
     return ["## Critical paths", "",
             "nextpnr's worst path at speed grade 6 (from, to: total delay, logic and routing):",
-            ""] + [f"- {r.workload} {r.simd}x{r.pe}, {r.synth.fmax_mhz:.1f} MHz: "
-                   f"`{r.synth.critical_path}`" for r in placed] + [""] + \
+            ""] + [f"- {r.workload} {r.simd}x{r.pe}, {r.synth.fmax_mhz:.1f} MHz"
+                   + (f" (placement seed {r.synth.seed}: seed 1 did not route)"
+                      if r.synth.seed else "")
+                   + f": `{r.synth.critical_path}`" for r in placed] + [""] + \
         (["Runs that did not route:", "", *failed, ""] if failed else [])
 
 
@@ -247,7 +249,8 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         "Model: `sim/cycle_model.py`. RTL: the generated Verilog under Verilator and cocotb "
         "(tiny and digits). Resources and Fmax: YoWASP Yosys `synth_ecp5` and nextpnr-ecp5 "
         f"`--85k --router {ROUTER}` (LFE5U-85F) at speed grades 6 (nextpnr's default, the "
-        "slowest part) and 8, I/O registered (`reports/synth.py`). Peak of the device: "
+        "slowest part) and 8, I/O registered, placement seed 1 (2, then 3, where 1 does not "
+        "route: `reports.synth.PLACEMENT_SEEDS`) (`reports/synth.py`). Peak of the device: "
         f"{ECP5_MULTIPLIERS} multipliers x Fmax. Weights: on chip where the engine's memories "
         "fit the block RAM, else in external memory, tiles of output channels fetched over "
         "AXI4 (`hw.geometry.choose_weights`, docs/external-memory.md); the model's memory is "

@@ -50,6 +50,7 @@ class SynthResult:
     seconds: float
     critical_path: str = ""     # the worst path nextpnr reports: from, to, logic vs routing
     speed: int | None = None    # nextpnr's speed grade (ECP5: 6 slowest, 8 fastest)
+    seed: int | None = None     # the placement seed that routed (None: the first, as before)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -186,23 +187,42 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     elif not place:
         note = "synthesis only (not placed)"
     else:
-        try:
-            _run([pnr, *device, *grade, "--json", f"{target}.json", "--freq", str(freq_mhz),
-                  "--timing-allow-fail", "--report", f"{target}_report.json", "--seed", "1",
-                  *(["--router", router] if router else [])],
-                 workdir, workdir / f"{target}_pnr.log")
-            report = json.loads((workdir / f"{target}_report.json").read_text())
-            clocks = report.get("fmax", {})
-            fmax = min(v["achieved"] for v in clocks.values()) if clocks else None
-            path = critical_path(report)
-        except RuntimeError as err:
-            errors = [line for line in (workdir / f"{target}_pnr.log").read_text().splitlines()
-                      if line.startswith("ERROR")]
-            note = f"place and route failed: {errors[0] if errors else err}"
+        fmax, path, note, seed = _place_and_route(pnr, [*device, *grade], target, workdir,
+                                                  freq_mhz, router)
     return SynthResult(target=target, luts=used["LUT"], ffs=used["FF"], dsps=used["DSP"],
                        brams=used["BRAM"], fits=not over and (not note or not place),
                        fmax_mhz=fmax, note=note, seconds=time.time() - t0,
-                       critical_path=path, speed=speed if grade and place else None)
+                       critical_path=path, speed=speed if grade and place else None,
+                       seed=seed if place and seed != PLACEMENT_SEEDS[0] else None)
+
+
+#: nextpnr's placement seeds, tried in turn until one routes: router2 sometimes cannot reach
+#: the reset's global buffer (DCCA) from where the placer put the reset register
+#: ("Failed to route arc ... of net 'rst_r'"), and another placement routes
+PLACEMENT_SEEDS = (1, 2, 3)
+
+
+def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: float,
+                     router: str | None):
+    """nextpnr with each of ``PLACEMENT_SEEDS`` until one routes.  Returns (Fmax, critical
+    path, note, seed): the note names each seed's error when none routed."""
+    errors = []
+    for seed in PLACEMENT_SEEDS:
+        try:
+            _run([pnr, *args, "--json", f"{target}.json", "--freq", str(freq_mhz),
+                  "--timing-allow-fail", "--report", f"{target}_report.json", "--seed",
+                  str(seed), *(["--router", router] if router else [])],
+                 workdir, workdir / f"{target}_pnr.log")
+        except RuntimeError as err:
+            lines = [line for line in (workdir / f"{target}_pnr.log").read_text().splitlines()
+                     if line.startswith("ERROR")]
+            errors.append(f"seed {seed}: {lines[0] if lines else err}")
+            continue
+        report = json.loads((workdir / f"{target}_report.json").read_text())
+        clocks = report.get("fmax", {})
+        fmax = min(v["achieved"] for v in clocks.values()) if clocks else None
+        return fmax, critical_path(report), "", seed
+    return None, "", "place and route failed: " + "; ".join(errors), None
 
 
 def relative_workdir(cfg: XvConfig, root: Path) -> Path:
@@ -228,7 +248,9 @@ def synthesize_cached(cfg: XvConfig, target: str, root: Path, place: bool = True
     key = hashlib.sha256(verilog + wrapper + options.encode()).hexdigest()[:16]
     cache = root / "build" / "synth-cache" / f"{key}.json"
     if cache.exists():
-        return SynthResult(**json.loads(cache.read_text()))
+        cached = SynthResult(**json.loads(cache.read_text()))
+        if not cached.note.startswith("place and route failed"):  # a failure is tried again
+            return cached
     result = synthesize(cfg, target, relative_workdir(cfg, root), place=place, router=router,
                         speed=speed)
     cache.parent.mkdir(parents=True, exist_ok=True)
