@@ -6,8 +6,9 @@ address, lane by lane, then the scalar shifts and multipliers.  ``last`` (tlast)
 final value; a stream that ends early or late sets ``error`` and restarts the map.  ``loaded``
 rises ``LATENCY`` cycles after the final beat of a complete load and falls with the first beat
 of the next one (so a load that breaks off leaves the engine refusing frames rather than
-computing with a half-written layer); frames are accepted only while it is high.  ``error`` is sticky until reset.  Load while
-no frame is in flight: the MAC array reads these memories as it runs.
+computing with a half-written layer); frames are accepted only while it is high.  ``error``
+is sticky until reset.  Load while no frame is in flight: the MAC array reads these memories
+as it runs.
 """
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ def wrap_inc(value, last: int):
 
 
 def _within(index, offset: int, size: int):
-    """Is index + offset in [0, size)?  Compared against constants: -offset <= index < size - offset."""
+    """Is index + offset in [0, size)?  Compared against constants:
+    -offset <= index < size - offset."""
     low = index >= -offset if offset < 0 else Const(1, 1)
     high = index < size - offset if offset > 0 else Const(1, 1)
     return low & high
