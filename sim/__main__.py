@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -148,6 +149,10 @@ def cmd_soak(args: argparse.Namespace) -> int:
     return 0
 
 
+#: `make formal ARGS="--weights ..."`: which configurations of each form are proven
+WEIGHT_PLACES = {"chip": (False,), "external": (True,), "both": (False, True)}
+
+
 def cmd_formal(args: argparse.Namespace) -> int:
     """Every proof of every form (or those named), a progress line each; the results also go
     to build/formal/results.json."""
@@ -157,7 +162,9 @@ def cmd_formal(args: argparse.Namespace) -> int:
 
     # every form with its weights on chip, then with external weights (two tiles)
     configs = [(f"{form}{' external' if external else ''}", formal_config(form, external))
-               for external in (False, True) for form in args.forms]
+               for external in WEIGHT_PLACES[args.weights] for form in args.forms]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip() or "unknown"
     plan = [(label, cfg, task) for label, cfg in configs for task in tasks(cfg)]
     plan += [(args.forms[0], fault_config(args.forms[0], fault),
               broken_task(fault_config(args.forms[0], fault), fault))
@@ -184,7 +191,8 @@ def cmd_formal(args: argparse.Namespace) -> int:
               flush=True)
         results.append({"form": form, "property": task.prop, "mode": proof.mode,
                         "depth": task.depth, "fault": task.fault, "status": proof.status,
-                        "seconds": round(proof.seconds, 1), "checked": proof.checked})
+                        "seconds": round(proof.seconds, 1), "checked": proof.checked,
+                        "commit": commit})
         # after every proof, so that an interrupted run leaves what it proved
         store.write_text(json.dumps(kept + results, indent=2))
         write_formal_report(kept + results, len(kept) + len(plan),
@@ -208,17 +216,19 @@ def write_formal_report(results: list[dict], planned: int, path) -> None:
         "check (bmc) is a proof for every trace up to its depth; a cover is a witness that the "
         "depth reaches what it names (a loaded engine, a complete frame, a waiting beat, a "
         "reset mid-frame); a broken variant must fail. Seconds: wall time of SymbiYosys with "
-        f"Boolector on this machine ({platform.machine()}, one proof at a time).",
+        f"Boolector on this machine ({platform.machine()}, one proof at a time). Commit: the "
+        "commit whose design the proof ran on (a run of some forms keeps the others' rows).",
         "",
-        "| configuration | property | mode | depth | broken variant | result | seconds |",
-        "|---|---|---|---|---|---|---|",
+        "| configuration | property | mode | depth | broken variant | result | seconds | commit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         status = r["status"]
         if status == "TIMEOUT" and "bmc" in r["mode"]:  # how far the bounded check got
             status += f" ({r.get('checked', 0)} steps hold)"
         lines.append(f"| {r['form']} | {r['property']} | {r['mode']} | {r['depth']} | "
-                     f"{r['fault'] or '-'} | {status} | {r['seconds']:.0f} |")
+                     f"{r['fault'] or '-'} | {status} | {r['seconds']:.0f} | "
+                     f"{r.get('commit', '-')} |")
     total = sum(r["seconds"] for r in results)
     lines += ["", f"{len(results)} proofs, {total / 60:.0f} minutes in all."]
     path.write_text("\n".join(lines) + "\n")
@@ -256,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     from .formal import TIMEOUT
     p.add_argument("--timeout", type=int, default=TIMEOUT, metavar="SECONDS",
                    help=f"stop a proof after this long and report TIMEOUT (default {TIMEOUT})")
+    p.add_argument("--weights", choices=sorted(WEIGHT_PLACES), default="both",
+                   help="prove the forms with their weights on chip, external (two tiles "
+                        "fetched over AXI4) or both (default)")
     p.add_argument("--no-broken", dest="broken", action="store_false",
                    help="skip the broken variants (each must fail with a counterexample)")
     p.set_defaults(run=cmd_formal, stall=0.0)
