@@ -26,6 +26,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import SLOTS, Geometry, ceil_log2
+from .kept_register import KEPT_PREFIX, KeptRegister
 from .ports import read_port, write_port
 from .requant import Requantizer
 from .requant_lanes import RequantLanes
@@ -122,11 +123,18 @@ class WindowAggregation(wiring.Component):
         zslot = bank if geo.z_slots == SLOTS else cur.pixel[:geo.z_slot_bits]
         s0 = register(m, {"valid": issue, "t": t, "ci": ci, "inside": inside, "bank": bank,
                           **({} if zslot is bank else {"zslot": zslot})}, "s0")
-        s1 = register(m, {**s0, "a": self.a.data, "x": self.x.data}, "s1")  # memory outputs
+        s1 = register(m, {**s0, "x": self.x.data}, "s1")  # memory outputs
+        # the weight's memory register, one copy a multiplier (kept modules, which Yosys
+        # cannot merge back): each sits beside its own DSP block instead of one register
+        # fanning out to SIMD blocks across the DSP row
+        weights = []
+        for s in range(simd):
+            copy = m.submodules[f"{KEPT_PREFIX}a{s}"] = KeptRegister(len(self.a.data))
+            m.d.comb += copy.d.eq(self.a.data)
+            weights.append(copy.q.as_signed())
         prods = [Signal(signed(2 * db), name=f"ax{s}") for s in range(simd)]
-        a = s1["a"].as_signed()
         m.d.sync += [p.eq(Mux(s1["inside"], a * xv, 0))
-                     for p, xv in zip(prods, lanes(s1["x"], simd, db))]
+                     for p, a, xv in zip(prods, weights, lanes(s1["x"], simd, db))]
         s2 = register(m, {k: v for k, v in s1.items() if k not in ("a", "x")}, "s2")
         z_acc = [Signal(signed(f.acc_bits), name=f"zacc{s}") for s in range(simd)]
         with m.If(s2["valid"]):

@@ -25,8 +25,9 @@ def param_stream(bits: int) -> stream.Signature:
 
 
 class ParamLoader(wiring.Component):
-    #: cycles from the final beat taken to ``loaded`` high: the beat register, then ``loaded``
-    LATENCY = 2
+    #: cycles from the final beat taken to ``loaded`` high: the beat register, the decode's
+    #: register (with the memories' write ports), then ``loaded``, a cycle after the last write
+    LATENCY = 3
 
     def __init__(self, geo: Geometry):
         self.geo = geo
@@ -55,7 +56,13 @@ class ParamLoader(wiring.Component):
         value = Signal.like(self.i.p.data)
         beat_last = Signal()
         m.d.sync += [beat.eq(fire), value.eq(self.i.p.data), beat_last.eq(self.i.p.last)]
+        # a complete load, one cycle before ``loaded``: the memories' write ports are
+        # registered (the address register fans out to every memory), so their last write
+        # lands a cycle after the decode
+        complete = Signal()
 
+        for r in geo.memory_regions:  # no write unless a beat's decode says so below
+            m.d.sync += getattr(self.mem, r.name).en.eq(0)
         for index, r in enumerate(regions):
             final_region = index == len(regions) - 1
             at_end = (addr == r.depth - 1) & (lane == r.lanes - 1)
@@ -67,7 +74,7 @@ class ParamLoader(wiring.Component):
                             m.d.sync += target.eq(value)
                 else:
                     port = getattr(self.mem, r.name)
-                    m.d.comb += [port.addr.eq(addr), port.en.eq(1 << lane),
+                    m.d.sync += [port.addr.eq(addr), port.en.eq(1 << lane),
                                  port.data.eq(Cat(*[value[:r.bits]] * r.lanes))]
                 # advance: lane, then address, then region; the stream's end must match the map's
                 m.d.sync += lane.eq(lane + 1)
@@ -77,14 +84,15 @@ class ParamLoader(wiring.Component):
                         m.d.sync += [addr.eq(0), region.eq(0 if final_region else index + 1)]
                 if final_region:
                     with m.If(at_end):
-                        m.d.sync += self.loaded.eq(beat_last)
+                        m.d.sync += complete.eq(beat_last)
                         with m.If(~beat_last):
                             m.d.sync += self.error.eq(1)
                 early = beat_last & ~at_end if final_region else beat_last
                 with m.If(early):
                     m.d.sync += [self.error.eq(1), region.eq(0), addr.eq(0), lane.eq(0)]
-        # a new load invalidates the old one at its first beat (this statement wins over a
-        # completion a cycle behind it)
+        # a new load invalidates the old one at its first beat (these statements win over a
+        # completion a cycle or two behind it)
+        m.d.sync += self.loaded.eq(complete)
         with m.If(fire):
-            m.d.sync += self.loaded.eq(0)
+            m.d.sync += [complete.eq(0), self.loaded.eq(0)]
         return m

@@ -12,6 +12,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .kept_register import KEPT_PREFIX, KeptRegister
+
 
 #: Signed operand width of one DSP multiplier (ECP5 MULT18X18D, iCE40 SB_MAC16 is 16).
 DSP_BITS = 18
@@ -52,17 +54,17 @@ class Requantizer(wiring.Component):
             m.d.sync += [acc.eq(getattr(self, f"acc{i}")),
                          mult.eq(Cat(getattr(self, f"mult{i}"), Const(0, 1)).as_signed())]
             # stage 2: again, beside the DSP blocks: the operands cross the chip in two steps
-            acc_d, mult_d = Signal.like(acc, name=f"acc{i}_d"), Signal.like(mult, name=f"mult{i}_d")
-            m.d.sync += [acc_d.eq(acc), mult_d.eq(mult)]
-            terms.append((acc_d, mult_d))
+            acc_d = Signal.like(acc, name=f"acc{i}_d")
+            m.d.sync += acc_d.eq(acc)
+            terms.append((acc_d, self._multiplier_copies(m, i, mult, width)))
         shift1, bias1 = self._delayed(m, shift1, "shift1d"), self._delayed(m, bias1, "bias1d")
         # stage 3: partial products, each one DSP block: an accumulator wider than a DSP
         # operand is split into its low SPLIT bits (unsigned) and the rest (signed)
         partials = []
-        for i, (acc, mult) in enumerate(terms):
+        for i, (acc, mults) in enumerate(terms):
             pieces = [(acc, 0)] if acc.shape().width <= DSP_BITS else \
                 [(Cat(acc[:SPLIT], Const(0, 1)).as_signed(), 0), (acc[SPLIT:].as_signed(), SPLIT)]
-            for k, (piece, offset) in enumerate(pieces):
+            for k, ((piece, offset), mult) in enumerate(zip(pieces, mults)):
                 p = Signal(signed(piece.shape().width + mult.shape().width), name=f"prod{i}_{k}")
                 m.d.sync += p.eq(piece * mult)
                 partials.append((p, offset))
@@ -91,6 +93,18 @@ class Requantizer(wiring.Component):
         # stage 7: saturate
         m.d.sync += self.result.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)))
         return m
+
+    @staticmethod
+    def _multiplier_copies(m, i: int, mult, acc_width: int) -> list:
+        """The stage-2 register of term i's multiplier, one copy for each DSP block its
+        product takes (two for a split accumulator): each a kept module, which Yosys cannot
+        merge back, so the placer puts it beside its own DSP block."""
+        copies = []
+        for k in range(1 if acc_width <= DSP_BITS else 2):
+            copy = m.submodules[f"{KEPT_PREFIX}mult{i}_{k}"] = KeptRegister(len(mult))
+            m.d.comb += copy.d.eq(mult)
+            copies.append(copy.q.as_signed())
+        return copies
 
     @staticmethod
     def _delayed(m, value, name: str):

@@ -86,23 +86,29 @@ class PixelCursor:
         ``avail - pixel`` must reach depends on the position alone, so it is a register that
         the cursor's step loads: nothing but the subtraction sits in front of the compare."""
         n = self.geo.cfg.n_pixels
+        assert ahead in (0, 1), "a window is checked for the cursor's pixel or the next"
 
-        def needed(pos):  # for p at frame position pos (an int or a value)
-            left = n - pos  # p and the pixels after it in its frame
+        def needed(q: int) -> int:  # for p at frame position q
+            left = n - q  # p and the pixels after it in its frame
             if reach >= n:  # the window is the frame
                 return left + ahead
-            near_end = pos >= n - reach
-            if isinstance(pos, int):
-                return (left if near_end else reach + 1) + ahead
-            return Mux(near_end, left, reach + 1) + ahead
+            return (left if q >= n - reach else reach + 1) + ahead
 
+        def at_least(value, bound: int):
+            return Const(1, 1) if bound <= 0 else value >= bound
+
+        # as q = pos + ahead (mod n) steps on, the count stays at reach + 1 until the window
+        # meets the frame's end, falls by one a pixel from there (from q = n - reach - 1 on),
+        # and starts over after the frame's last pixel: compares of pos with constants and a
+        # decrement, instead of pos + 1 through a compare and a subtraction
+        first_fall = n - reach - 1
+        wraps = self.pos == (n - 1 - ahead) % n
+        falls = at_least(self.pos, first_fall) if ahead == 0 else \
+            Mux(self.pos == n - 1, Const(int(first_fall <= 0), 1), at_least(self.pos, first_fall - 1))
         need = Signal(range(n + 2), name=f"{self.pixel.name}_need{ahead}",
                       init=needed(ahead % n))
-        after_step = self.pos
-        for _ in range(1 + ahead):
-            after_step = wrap_inc(after_step, n - 1)
         with m.If(self.stepping):
-            m.d.sync += need.eq(needed(after_step))
+            m.d.sync += need.eq(Mux(wraps, needed(0), Mux(falls, need - 1, need)))
         return self.behind(avail) >= need
 
     def behind(self, counter):
