@@ -166,14 +166,16 @@ class MacArray(wiring.Component):
         buffer n mod 2); after the frame's last pixel the tile advances and, before the last
         tile, the cursor goes back to the frame's first pixel.  The pixels the array is done
         with (``count``: they free ring and z slots) are those before the frame until its last
-        tile.  Returns the output group (tile base + og) for the results and whether the
-        cursor goes back to the frame's first pixel after this pixel."""
+        tile.  Returns the output group (tile base + og) for the results and the rewind:
+        whether the cursor goes back to the frame's first pixel after this pixel, and that
+        pixel."""
         geo, cfg = self.geo, self.geo.cfg
         tile = Signal(range(cfg.tiles))
         base = Signal(range(geo.co_groups), name="group_base")
         w_base = Signal(range(geo.tile_buffer_words), name="w_base")
         last_tile = tile == cfg.tiles - 1
         tile_end = pixel_end & (cur.pos == cfg.n_pixels - 1)
+        rewound = cur.pixel + 1 - cfg.n_pixels  # the frame's first pixel, read again
         other = Mux(w_base == 0, geo.tile_words, 0)
         with m.If(pixel_end):
             m.d.sync += self.w.addr.eq(Mux(tile_end, other, w_base))
@@ -184,21 +186,24 @@ class MacArray(wiring.Component):
                          base.eq(Mux(last_tile, 0, base + geo.tile_groups)),
                          self.tile_count.eq(self.tile_count + 1)]
             with m.If(~last_tile):  # the next tile reads the frame again
-                m.d.sync += cur.pixel.eq(cur.pixel + 1 - cfg.n_pixels)
+                m.d.sync += cur.pixel.eq(rewound)
         m.d.comb += self.count.eq(Mux(last_tile, cur.pixel, cur.pixel - cur.pos) if geo.tiled
                                   else cur.pixel)
-        return base + og, (cur.pos == cfg.n_pixels - 1) & ~last_tile  # (at the pixel's end)
+        # (the rewind holds at the pixel's end)
+        return base + og, ((cur.pos == cfg.n_pixels - 1) & ~last_tile, rewound)
 
     def _window_address(self, m, cur, offsets, issue, pixel_end, rewind, t, ci):
         """The x ring's read address Cat(ci, slot of the pixel at offsets[t]) and whether that
         pixel is inside the frame, the slot and flag registered (``registered_neighbour``).
-        ``rewind``: the cursor goes back over the frame for the next tile.  Returns ``inside``
+        ``rewind``: (whether, to which pixel) the cursor goes back over the frame for the next
+        tile.  Returns ``inside``
         (for the cycle's issue, as the address)."""
         geo, cfg = self.geo, self.geo.cfg
         last_ci = ci == geo.ci_chunks - 1
         following = cur.following()  # the pixel after the last issue, at its tap 0
         if rewind is not None:
-            following.pixel = Mux(rewind, cur.pixel + 1 - cfg.n_pixels, following.pixel)
+            back, rewound = rewind
+            following.pixel = Mux(back, rewound, following.pixel)
         slot, inside = registered_neighbour(m, cur, offsets, issue, pixel_end,
                                             Mux(last_ci, wrap_inc(t, cfg.taps - 1), t),
                                             following, "mac")

@@ -103,8 +103,11 @@ class PixelCursor:
         # decrement, instead of pos + 1 through a compare and a subtraction
         first_fall = n - reach - 1
         wraps = self.pos == (n - 1 - ahead) % n
-        falls = at_least(self.pos, first_fall) if ahead == 0 else \
-            Mux(self.pos == n - 1, Const(int(first_fall <= 0), 1), at_least(self.pos, first_fall - 1))
+        if ahead == 0:
+            falls = at_least(self.pos, first_fall)
+        else:  # q is pos + 1, or 0 after the frame's last pixel
+            falls = Mux(self.pos == n - 1, Const(int(first_fall <= 0), 1),
+                        at_least(self.pos, first_fall - 1))
         need = Signal(range(n + 2), name=f"{self.pixel.name}_need{ahead}",
                       init=needed(ahead % n))
         with m.If(self.stepping):
