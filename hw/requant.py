@@ -1,10 +1,12 @@
 """The requantizer of docs/fixed-point.md: y = SAT((sum_i acc_i * m_i + bias + 2^(s-1)) >> s).
 
-One lane; the engine instantiates as many as it needs.  Seven pipeline stages (``LATENCY``), each
-short enough for the ECP5 at 100 MHz and more: registered inputs, registered again beside the
-DSP blocks (the operands cross the chip in two steps); partial products, one 18 x 18
-DSP block each (an accumulator wider than 18 bits is split in two); the products from their
-partials, and bias plus rounding constant; the sum; the arithmetic right shift; the saturation.  There is no handshake: a caller delays its own tags by ``LATENCY`` cycles.
+One lane; the engine instantiates as many as it needs.  Eight pipeline stages (``LATENCY``),
+each short enough for the ECP5 at 100 MHz and more: registered inputs, registered again beside
+the DSP blocks (the operands cross the chip in two steps); partial products, one 18 x 18 DSP
+block each (an accumulator wider than 18 bits is split in two); the products from their
+partials, and bias plus rounding constant; the sum; the arithmetic right shift in two steps
+(by the shift's high bits, then its low bits: three multiplexer levels each); the saturation.
+There is no handshake: a caller delays its own tags by ``LATENCY`` cycles.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ SPLIT = DSP_BITS - 1  # low bits of a split accumulator, as an unsigned operand
 
 
 class Requantizer(wiring.Component):
-    LATENCY = 7
+    LATENCY = 8
 
     def __init__(self, *, acc_bits, mult_bits: int, shift_bits: int, out_bits: int,
                  bias_bits: int = 0, sum_bits: int | None = None):
@@ -87,10 +89,14 @@ class Requantizer(wiring.Component):
         total = Signal(signed(self._sum_bits))
         shift4 = Signal.like(shift1)
         m.d.sync += [total.eq(sum(prods) + offset3), shift4.eq(shift3)]
-        # stage 6: arithmetic right shift (total is signed)
-        shifted = Signal(signed(self._sum_bits))
-        m.d.sync += shifted.eq(total >> shift4)
-        # stage 7: saturate
+        # stages 6 and 7: arithmetic right shift (total is signed), by the shift's high bits
+        # then by its low bits: (x >> a) >> b = x >> (a + b) for an arithmetic shift
+        fine_bits = (len(shift4) + 1) // 2
+        coarse, shifted = Signal(signed(self._sum_bits)), Signal(signed(self._sum_bits))
+        fine = Signal(fine_bits)
+        m.d.sync += [coarse.eq(total >> Cat(Const(0, fine_bits), shift4[fine_bits:])),
+                     fine.eq(shift4[:fine_bits]), shifted.eq(coarse >> fine)]
+        # stage 8: saturate
         m.d.sync += self.result.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)))
         return m
 
