@@ -20,7 +20,7 @@ from .geometry import Geometry, ceil_log2
 from .kept_register import KEPT_PREFIX, KeptRegister
 from .ports import read_port, region_read_port
 from .weight_fetch import TILE_COUNT_BITS
-from .util import PixelCursor, lanes, register, registered_neighbour, wrap_inc
+from .util import PixelCursor, lanes, register, registered_neighbour, sum_in_two_steps, wrap_inc
 
 
 def result_signature(geo: Geometry) -> wiring.Signature:
@@ -134,12 +134,7 @@ class MacArray(wiring.Component):
         s3 = register(m, register(m, s2, "s3a"), "s3")
         sums = [Signal(signed(f.acc_bits), name=f"lane_sum{lane}") for lane in range(pe)]
         for lane, (sm, row_p) in enumerate(zip(sums, products)):
-            pairs = []
-            for i in range(0, simd, 2):
-                pair = Signal(signed(f.data_bits + f.weight_bits + 1), name=f"pair_{lane}_{i}")
-                m.d.sync += pair.eq(sum(row_p[i:i + 2]))
-                pairs.append(pair)
-            m.d.sync += sm.eq(sum(pairs))
+            sum_in_two_steps(m, sm, row_p, f"pair_{lane}")
 
         acc_c = [Signal(signed(f.acc_bits), name=f"acc_c{lane}") for lane in range(pe)]
         acc_a = [Signal(signed(f.acc_bits), name=f"acc_a{lane}") for lane in range(pe)]

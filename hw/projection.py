@@ -12,7 +12,8 @@ one group of PJ rows (PJ x SIMD multipliers) into PJ accumulators.  A row group'
 chunk) goes straight into PJ requantizers; when the last group of the pixel comes out, the
 pixel's outputs are written at its ring slot and the pixel is counted as projected.
 
-    issue (w.addr) -> register -> products -> row sums (m.addr) -> accumulate -> register
+    issue (w.addr) -> register -> products -> pair sums (m.addr) -> row sums -> accumulate
+    -> register
     -> requantizer (``Requantizer.LATENCY``) -> write
 """
 from __future__ import annotations
@@ -25,11 +26,11 @@ from .ports import region_read_port, write_port
 from .geometry import Geometry, Region
 from .requant import Requantizer
 from .streams import chunk_stream
-from .util import delay, lanes, register, wrap_inc
+from .util import delay, lanes, register, sum_in_two_steps, wrap_inc
 
-#: cycles from the last issue of a pixel to its count: issue, memory register, products, sums,
-#: accumulate, register, requantizer
-PROJ_DONE = 6 + Requantizer.LATENCY
+#: cycles from the last issue of a pixel to its count: issue, memory register, products, pair
+#: sums, sums, accumulate, register, requantizer
+PROJ_DONE = 7 + Requantizer.LATENCY
 
 
 def projection_regions(geo: Geometry, bias: bool = False) -> tuple[Region, ...]:
@@ -98,12 +99,15 @@ class Projection(wiring.Component):
                   for s in range(simd)] for l in range(pj)]
         for l in range(pj):
             m.d.sync += [prods[l][s].eq(weights[l * simd + s] * xs[s]) for s in range(simd)]
-        s3 = register(m, s2, "s3")
+        # each row's SIMD products summed in two registered steps (pairs, then the row)
+        s3a = register(m, s2, "s3a")
+        s3 = register(m, s3a, "s3")
         sums = [Signal(signed(f.acc_bits), name=f"row_sum{l}") for l in range(pj)]
-        m.d.sync += [sm.eq(sum(row)) for sm, row in zip(sums, prods)]
-        m.d.comb += self.m.addr.eq(s2["g"])  # multipliers of the group arrive with its sums
+        for l, (sm, row) in enumerate(zip(sums, prods)):
+            sum_in_two_steps(m, sm, row, f"pair{l}")
+        m.d.comb += self.m.addr.eq(s3a["g"])  # multipliers of the group arrive with its sums
         if self.relu:
-            m.d.comb += self.b.addr.eq(s2["g"])
+            m.d.comb += self.b.addr.eq(s3a["g"])
 
         # accumulate over chunks; the last chunk's totals go to the requantizers.  The row
         # groups come in turn (0, 1, .., groups - 1, 0, ..), so each lane's partial sums wait in

@@ -203,6 +203,18 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
     return valid, out, rq.result
 
 
+def sum_in_two_steps(m, total, values, name: str) -> None:
+    """``total`` gets sum(values) two cycles later, in two registered steps: sums of pairs
+    (beside the DSP blocks that make the values), then the sum of the pairs, so that a cycle
+    holds half the adder tree."""
+    pairs = []
+    for i in range(0, len(values), 2):
+        pair = Signal(signed(max(len(v) for v in values) + 1), name=f"{name}_{i}")
+        m.d.sync += pair.eq(sum(values[i:i + 2]))
+        pairs.append(pair)
+    m.d.sync += total.eq(sum(pairs))
+
+
 def delay(m, valid, tags: dict, cycles: int, name: str):
     """Delay a valid bit and a dict of tags by ``cycles`` registers."""
     for i in range(cycles):
