@@ -20,9 +20,29 @@ from amaranth.lib.wiring import In, Out
 from .geometry import Geometry
 from .mac_array import result_signature
 from .ports import region_read_port
+from .requant import Requantizer
 from .requant_lanes import RequantLanes
 from .streams import beat_stream
 from .util import PixelCursor, lanes, wrap_inc
+
+#: cycles from the MAC array's last issue of a result group to its beat on m_axis: issue, memory
+#: register, operand register, operand copy, products, pair sums, sums, accumulate, result,
+#: parameters, requantizer, FIFO; then ``Geometry.out_steps - 1`` more (the shared lanes)
+OUTPUT_DELAY = 11 + Requantizer.LATENCY
+#: the fewest result groups the output FIFO holds
+MIN_CREDITS = 4
+
+
+def output_credits(geo: Geometry) -> int:
+    """Result groups the output FIFO holds: the MAC array's credits.  A group's credit comes
+    back when its beat leaves, ``OUTPUT_DELAY + out_steps - 1`` cycles after its last issue, and
+    a group takes taps x ci_chunks cycles to issue: with this many credits the credit is back
+    before the array reaches the group that many after it, so a stall-free sink never stops
+    the array (the cycle model counts no such stall).  Only a layer whose group is a few cycles
+    (K = 1, one or two channel chunks) needs more than ``MIN_CREDITS``."""
+    span = geo.cfg.taps * geo.ci_chunks
+    latency = OUTPUT_DELAY + geo.out_steps - 1 + 2  # + the credit's count, + the issue's check
+    return max(MIN_CREDITS, 1 + -(-latency // span))
 
 
 class OutputStage(wiring.Component):

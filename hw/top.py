@@ -28,13 +28,10 @@ from golden.config import XvConfig
 from .geometry import Geometry
 from .input_stage import InputStage
 from .mac_array import MacArray
-from .output_stage import OutputStage
+from .output_stage import OutputStage, output_credits
 from .param_loader import ParamLoader
 from .ports import add_memory
 from .weight_fetch import ADDR_BITS, WeightFetch, axi_read_signature
-
-#: Result groups the output FIFO holds (credits of the MAC array).
-OUTPUT_CREDITS = 4
 
 #: Deliberately broken variants, for the formal tests only (sim/formal.py shows the solver finds
 #: each): the output drops tvalid while waiting; tlast at the wrong beat; pixels taken before the
@@ -87,8 +84,9 @@ class XvolutionEngine(wiring.Component):
         m.submodules.loader = loader = ParamLoader(geo)
         m.submodules.inp = inp = InputStage(geo)
         m.submodules.attention = att = geo.form.component(geo)
-        m.submodules.mac = mac = MacArray(geo, OUTPUT_CREDITS)
-        m.submodules.out = out = OutputStage(geo, OUTPUT_CREDITS)
+        credits = output_credits(geo)  # result groups the output FIFO holds
+        m.submodules.mac = mac = MacArray(geo, credits)
+        m.submodules.out = out = OutputStage(geo, credits)
         self._axi_ports(m, loader, inp, out)
 
         # parameters: the loader writes every memory; each block reads its own

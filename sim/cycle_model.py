@@ -19,13 +19,9 @@ from dataclasses import dataclass
 
 from golden.config import XvConfig
 from hw.geometry import Geometry
-from hw.requant import Requantizer
+from hw.output_stage import OUTPUT_DELAY  # a group's last issue to its beat (+ out_steps - 1)
 from hw.util import REGISTERED_START_WAIT
 
-# cycles from the MAC array's last issue of a pixel to its last output beat on m_axis
-OUTPUT_DELAY = 11 + Requantizer.LATENCY  # issue, memory register, operand register, operand
-#                                          copy, products, pair sums, sums, accumulate, result,
-#                                          parameters, requantizer, FIFO (+ out_steps - 1)
 
 
 @dataclass(frozen=True)
