@@ -26,7 +26,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import SLOTS, Geometry, ceil_log2
-from .kept_register import KEPT_PREFIX, KeptRegister
+from .kept_register import kept_copies
 from .ports import read_port, write_port
 from .requant import Requantizer
 from .requant_lanes import RequantLanes
@@ -127,15 +127,12 @@ class WindowAggregation(wiring.Component):
         # the weight's memory register, one copy a multiplier (kept modules, which Yosys
         # cannot merge back): each sits beside its own DSP block instead of one register
         # fanning out to SIMD blocks across the DSP row
-        weights = []
-        for s in range(simd):
-            copy = m.submodules[f"{KEPT_PREFIX}a{s}"] = KeptRegister(len(self.a.data))
-            m.d.comb += copy.d.eq(self.a.data)
-            weights.append(copy.q.as_signed())
+        weights = [copy.as_signed()
+                   for copy in kept_copies(m, self.a.data, [f"a{s}" for s in range(simd)])]
         prods = [Signal(signed(2 * db), name=f"ax{s}") for s in range(simd)]
         m.d.sync += [p.eq(Mux(s1["inside"], a * xv, 0))
                      for p, a, xv in zip(prods, weights, lanes(s1["x"], simd, db))]
-        s2 = register(m, {k: v for k, v in s1.items() if k not in ("a", "x")}, "s2")
+        s2 = register(m, {k: v for k, v in s1.items() if k != "x"}, "s2")
         z_acc = [Signal(signed(f.acc_bits), name=f"zacc{s}") for s in range(simd)]
         with m.If(s2["valid"]):
             m.d.sync += [za.eq(p + Mux(s2["t"] == 0, 0, za)) for za, p in zip(z_acc, prods)]

@@ -28,3 +28,15 @@ class KeptRegister(wiring.Component):
         m = Module()
         m.d.sync += self.q.eq(self.d)
         return m
+
+
+def kept_copies(m, value, names) -> list:
+    """One ``KeptRegister`` of ``value`` for each name (submodule ``KEPT_PREFIX + name``),
+    each to sit beside its own consumers; returns the copies' outputs, in the order of
+    ``names``."""
+    copies = []
+    for name in names:
+        copy = m.submodules[KEPT_PREFIX + name] = KeptRegister(len(value))
+        m.d.comb += copy.d.eq(value)
+        copies.append(copy.q)
+    return copies

@@ -17,7 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import Geometry, ceil_log2
-from .kept_register import KEPT_PREFIX, KeptRegister
+from .kept_register import kept_copies
 from .ports import read_port, region_read_port
 from .weight_fetch import TILE_COUNT_BITS
 from .util import PixelCursor, lanes, register, registered_neighbour, sum_in_two_steps, wrap_inc
@@ -112,11 +112,8 @@ class MacArray(wiring.Component):
         operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
         tags = {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}
         s1b = register(m, {**tags, "x": operand, "w": s1["w"]}, "s1b")
-        xs = []
-        for lane in range(pe):
-            copy = m.submodules[f"{KEPT_PREFIX}x{lane}"] = KeptRegister(len(operand))
-            m.d.comb += copy.d.eq(s1b["x"])
-            xs.append(lanes(copy.q, simd, f.data_bits))
+        xs = [lanes(copy, simd, f.data_bits)
+              for copy in kept_copies(m, s1b["x"], [f"x{lane}" for lane in range(pe)])]
         ws = lanes(register(m, {"w": s1b["w"]}, "s1c")["w"], pe * simd, f.weight_bits)
         s2 = tags
         for stage in ("s2c", "s2b", "s2"):

@@ -14,12 +14,17 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .kept_register import KEPT_PREFIX, KeptRegister
+from .kept_register import kept_copies
 
 
 #: Signed operand width of one DSP multiplier (ECP5 MULT18X18D, iCE40 SB_MAC16 is 16).
 DSP_BITS = 18
 SPLIT = DSP_BITS - 1  # low bits of a split accumulator, as an unsigned operand
+
+
+def dsp_blocks(acc_width: int) -> int:
+    """DSP blocks a product of an accumulator this wide takes: two when it is split."""
+    return 1 if acc_width <= DSP_BITS else 2
 
 
 class Requantizer(wiring.Component):
@@ -64,7 +69,7 @@ class Requantizer(wiring.Component):
         # operand is split into its low SPLIT bits (unsigned) and the rest (signed)
         partials = []
         for i, (acc, mults) in enumerate(terms):
-            pieces = [(acc, 0)] if acc.shape().width <= DSP_BITS else \
+            pieces = [(acc, 0)] if dsp_blocks(acc.shape().width) == 1 else \
                 [(Cat(acc[:SPLIT], Const(0, 1)).as_signed(), 0), (acc[SPLIT:].as_signed(), SPLIT)]
             for k, ((piece, offset), mult) in enumerate(zip(pieces, mults)):
                 p = Signal(signed(piece.shape().width + mult.shape().width), name=f"prod{i}_{k}")
@@ -79,9 +84,8 @@ class Requantizer(wiring.Component):
                  for i, width in enumerate(self._acc_widths)]
         parts = iter(partials)
         for prod, width in zip(prods, self._acc_widths):
-            count = 1 if width <= DSP_BITS else 2
             m.d.sync += prod.eq(sum(p << offset for p, offset in
-                                    (next(parts) for _ in range(count))))
+                                    (next(parts) for _ in range(dsp_blocks(width)))))
         offset3 = Signal(signed(self._sum_bits))
         shift3 = Signal.like(shift1)
         m.d.sync += [offset3.eq(bias2 + rounding), shift3.eq(shift2)]
@@ -105,12 +109,8 @@ class Requantizer(wiring.Component):
         """The stage-2 register of term i's multiplier, one copy for each DSP block its
         product takes (two for a split accumulator): each a kept module, which Yosys cannot
         merge back, so the placer puts it beside its own DSP block."""
-        copies = []
-        for k in range(1 if acc_width <= DSP_BITS else 2):
-            copy = m.submodules[f"{KEPT_PREFIX}mult{i}_{k}"] = KeptRegister(len(mult))
-            m.d.comb += copy.d.eq(mult)
-            copies.append(copy.q.as_signed())
-        return copies
+        names = [f"mult{i}_{k}" for k in range(dsp_blocks(acc_width))]
+        return [copy.as_signed() for copy in kept_copies(m, mult, names)]
 
     @staticmethod
     def _delayed(m, value, name: str):
