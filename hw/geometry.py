@@ -23,6 +23,10 @@ SLOTS = 4
 LOOKAHEAD = 2 * SLOTS
 
 
+#: A weight memory over more block RAMs than this is split by PE lanes (``Geometry.weight_banks``)
+BANKED_ABOVE_BRAMS = 16
+
+
 @dataclass(frozen=True)
 class Region:
     """One memory of the parameter map: ``depth`` words of ``lanes`` values of ``bits`` each."""
@@ -209,6 +213,19 @@ class Geometry:
     @property
     def weight_word_bits(self) -> int:
         return self.cfg.pe * self.cfg.simd * self.cfg.fmt.weight_bits
+
+    @property
+    def weight_banks(self) -> int:
+        """Banks of the on-chip weight memory (``hw.weight_banks``): one a PE lane once the
+        memory spreads over more than ``BANKED_ABOVE_BRAMS`` block RAMs (an address net to all
+        of them crosses the chip), else one.  Block RAMs counted as the ECP5's DP16KD in its
+        36 x 512 shape; external weights' tile memory is not banked."""
+        cfg = self.cfg
+        if cfg.external_weights:
+            return 1
+        brams = -(-self.weight_word_bits // 36) * -(-self.co_groups * cfg.taps * self.ci_chunks
+                                                     // 512)
+        return cfg.pe if brams > BANKED_ABOVE_BRAMS else 1
 
     @property
     def beats_per_word(self) -> int:

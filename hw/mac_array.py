@@ -44,6 +44,9 @@ class MacArray(wiring.Component):
             "z": read_port(ceil_log2(geo.z_words), geo.in_bits),
             "w": (read_port(ceil_log2(geo.tile_buffer_words), geo.weight_word_bits)
                   if geo.cfg.external_weights else region_read_port(geo.region("w_mac"))),
+            # a banked weight memory (``hw.weight_banks``) registers the read address itself:
+            # the address ``w.addr`` holds next cycle
+            **({"w_next": Out(geo.region("w_mac").addr_bits)} if geo.weight_banks > 1 else {}),
             "result": Out(result_signature(geo)),
             "count": Out(geo.count_bits),     # pixels whose reads are all issued
             "busy": Out(1),                   # the array multiplies this cycle
@@ -94,9 +97,11 @@ class MacArray(wiring.Component):
         inside = self._window_address(m, cur, offsets, issue, pixel_end, rewind, t, ci)
         if not cfg.external_weights:
             m.d.comb += self.count.eq(cur.pixel)
+            following = wrap_inc(self.w.addr, geo.co_groups * cfg.taps * geo.ci_chunks - 1)
             with m.If(issue):  # the weights are read in address order, one pixel a pass
-                m.d.sync += self.w.addr.eq(wrap_inc(self.w.addr, geo.co_groups * cfg.taps
-                                                    * geo.ci_chunks - 1))
+                m.d.sync += self.w.addr.eq(following)
+            if geo.weight_banks > 1:
+                m.d.comb += self.w_next.eq(Mux(issue, following, self.w.addr))
 
         # ---------------------------------------------------------------- pipeline
         tags = {"valid": issue, "z": (t == kk) if has_z else Const(0, 1), "inside": inside,

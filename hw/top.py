@@ -1,7 +1,8 @@
 """The X-volution engine: memories, blocks, and AXI4-Stream ports.
 
-                 s_param --> ParamLoader --> parameter memories (w_mac, the form's, m_c, m_v,
-                                             bias), scalar registers
+                 s_param --> ParamLoader --> parameter memories (w_mac, banked when wide:
+                                             hw.weight_banks; the form's, m_c, m_v, bias),
+                                             scalar registers
   s_axis --> InputStage --> x ring ---------------------------+---------------+
                   |                                           |               |
                   +--chunk--> attention (the form's) --z--> z buffer          |
@@ -31,6 +32,7 @@ from .mac_array import MacArray
 from .output_stage import OutputStage, output_credits
 from .param_loader import ParamLoader
 from .ports import add_memory
+from .weight_banks import WeightBanks
 from .weight_fetch import ADDR_BITS, WeightFetch, axi_read_signature
 
 #: Deliberately broken variants, for the formal tests only (sim/formal.py shows the solver finds
@@ -91,7 +93,12 @@ class XvolutionEngine(wiring.Component):
 
         # parameters: the loader writes every memory; each block reads its own
         params = {}
+        banked = geo.weight_banks > 1
         for r in geo.memory_regions:
+            if banked and r.name == "w_mac":  # one memory a PE lane, read below
+                m.submodules.w_mac = banks = WeightBanks(r, geo.weight_banks)
+                wiring.connect(m, loader.mem.w_mac, banks.write)
+                continue
             params[r.name] = mem = add_memory(m, r.name, unsigned(r.lanes * r.bits), r.depth)
             wiring.connect(m, getattr(loader.mem, r.name), mem.write_port(granularity=r.bits))
         for r in geo.form.regions(geo):
@@ -100,6 +107,8 @@ class XvolutionEngine(wiring.Component):
             wiring.connect(m, getattr(out, name), params[name].read_port())
         if geo.cfg.external_weights:
             self._weight_tiles(m, loader, mac)
+        elif banked:
+            m.d.comb += [banks.r_next.eq(mac.w_next), mac.w.data.eq(banks.r_data)]
         else:
             wiring.connect(m, mac.w, params["w_mac"].read_port())
         m.d.comb += [att.scalars.eq(loader.scalars), out.s_out.eq(loader.s_out)]

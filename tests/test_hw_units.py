@@ -124,3 +124,14 @@ def test_parameter_map_covers_every_weight_once():
 def test_engine_refuses_what_it_cannot_build(overrides, message):
     with pytest.raises(ValueError, match=message):
         Geometry(preset("tiny", **overrides))
+
+
+@pytest.mark.parametrize("workload, simd, pe, banks", [
+    ("tiny", 8, 8, 1),       # 15 block RAMs: one memory
+    ("stage2", 8, 16, 16),   # 87 block RAMs: one bank a PE lane
+    ("stage2", 8, 8, 8),
+])
+def test_wide_weight_memory_is_banked_by_pe_lane(workload, simd, pe, banks):
+    geo = Geometry(preset(workload, simd=simd, pe=pe))
+    assert geo.weight_banks == banks
+    assert Geometry(preset(workload, simd=simd, pe=pe, weights="external")).weight_banks == 1
