@@ -22,6 +22,9 @@ from .ports import read_port, region_read_port
 from .weight_fetch import TILE_COUNT_BITS
 from .util import PixelCursor, lanes, register, registered_neighbour, sum_in_two_steps, wrap_inc
 
+#: cycles from the counts allowing a pixel's window to its first issue (``_window_ok``)
+WINDOW_WAIT = 1
+
 
 def result_signature(geo: Geometry) -> wiring.Signature:
     """A group of PE results, from the MAC array to the output stage: the convolution sums
@@ -71,17 +74,17 @@ class MacArray(wiring.Component):
         outstanding = Signal(range(self.credits + 1))
         pixel_start = (og == 0) & (t == 0) & (ci == 0)
         group_start = (t == 0) & (ci == 0)
-        window_ok = cur.window_ready(m, self.avail, geo.reach) & (cur.behind(self.agg_count) != 0)
-        if cfg.external_weights:  # and the tile's weights are in their buffer
-            window_ok &= (self.tiles_loaded - self.tile_count)[:TILE_COUNT_BITS] != 0
+        pixel_end = (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1) & (og == groups - 1)
+        window_ok = Signal(name="window_ok")  # the pixel's window and z are ready (registered)
         issue = (~pixel_start | window_ok) & (~group_start | (outstanding < self.credits))
+        if cfg.external_weights:  # and the tile's weights are in their buffer
+            issue &= ~pixel_start | ((self.tiles_loaded - self.tile_count)[:TILE_COUNT_BITS] != 0)
         m.d.comb += [
             self.busy.eq(issue),
             self.z.addr.eq(Cat(ci[:geo.chunk_bits], cur.pixel[:geo.z_slot_bits])),
         ]
         taken = issue & group_start
         m.d.sync += outstanding.eq(outstanding + taken - self.sent)
-        pixel_end = (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1) & (og == groups - 1)
         with m.If(issue):
             m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
             with m.If(ci == geo.ci_chunks - 1):
@@ -94,6 +97,7 @@ class MacArray(wiring.Component):
             group, rewind = self._tiles(m, cur, issue & pixel_end, og)
         else:
             group, rewind = og, None
+        self._window_ok(m, cur, window_ok, issue & pixel_end, rewind)
         inside = self._window_address(m, cur, offsets, issue, pixel_end, rewind, t, ci)
         if not cfg.external_weights:
             m.d.comb += self.count.eq(cur.pixel)
@@ -188,6 +192,24 @@ class MacArray(wiring.Component):
                                   else cur.pixel)
         # (the rewind holds at the pixel's end)
         return base + og, ((cur.pos == cfg.n_pixels - 1) & ~last_tile, rewound)
+
+    def _window_ok(self, m, cur, window_ok, stepping, rewind):
+        """``window_ok`` as a register: whether the window of the cursor's pixel is projected
+        and its z ready, so that the counts' subtractions and compares are not in the issue
+        cycle (whose fan-out reaches every weight bank's address).  It holds the condition of
+        the cycle before: in a pixel's last issue that of the next pixel (``ahead`` = 1: the
+        count of projected pixels a step further, z two pixels ahead), after a tile's rewind 1
+        (the frame's first pixel was read in the tile before: ``_tiles``); the counts only grow,
+        so a condition that held still holds.  A wait therefore ends ``WINDOW_WAIT`` cycle after
+        the counts allow (the cycle model adds it)."""
+        geo = self.geo
+        now = cur.window_ready(m, self.avail, geo.reach) & (cur.behind(self.agg_count) != 0)
+        following = (cur.window_ready(m, self.avail, geo.reach, ahead=1)
+                     & (cur.behind(self.agg_count) >= 2))
+        if rewind is not None:
+            back, _ = rewind
+            following |= back
+        m.d.sync += window_ok.eq(Mux(stepping, following, now))
 
     def _window_address(self, m, cur, offsets, issue, pixel_end, rewind, t, ci):
         """The x ring's read address Cat(ci, slot of the pixel at offsets[t]) and whether that

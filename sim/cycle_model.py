@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from golden.config import XvConfig
 from hw.geometry import Geometry
 from hw.output_stage import OUTPUT_DELAY  # a group's last issue to its beat (+ out_steps - 1)
+from hw.mac_array import WINDOW_WAIT
 from hw.util import REGISTERED_START_WAIT
 
 
@@ -167,7 +168,8 @@ def predict(cfg: XvConfig, frames: int = 1,
             p = frame * n_px + p_in_tile
             value = max(mac_start[i - 1] + mac_span if i else 0, loaded[tile_n])
             if tile == 0:  # the first pass waits for the window and z; later ones find them
-                value = max(value, proj_done[need(p, geo.reach)], agg_done[p])
+                value = max(value, max(proj_done[need(p, geo.reach)], agg_done[p])
+                            + WINDOW_WAIT)
             changed |= value != mac_start[i]
             mac_start[i] = value
             mac_issued[i] = value + mac_span
