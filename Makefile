@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) tests
+	$(BIN)/python -m pytest -n $(JOBS) --durations=20 tests
 
 # the main job: vectors from the golden model, Verilog from Amaranth, cocotb under Verilator
 sim: $(STAMP)

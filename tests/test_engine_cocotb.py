@@ -15,16 +15,15 @@ from sim.runner import run_vectors
 CASES = {
     # id: (workload, overrides, simulator, stall, frames)
     "tiny-1x1": ("tiny", {}, "verilator", 0.0, 2),
-    "tiny-8x8-stalls": ("tiny", dict(simd=8, pe=8), "verilator", 0.3, 3),
+    # 12-bit weights: a weight word of 8 x 8 x 12 bits, so the weight memory is split into
+    # banks, one a PE lane (hw.weight_banks; loads one cycle later, reads at the same cycle)
+    "tiny-8x8-banked-w12-stalls": ("tiny", dict(simd=8, pe=8, weight_bits=12), "verilator",
+                                   0.3, 3),
     "nonsquare-L2-2x4-stalls": ("tiny", dict(h=6, w=5, shift=2, simd=2, pe=4), "verilator",
                                 0.3, 2),
     "digits-4x4-stalls": ("digits", dict(simd=4, pe=4), "verilator", 0.25, 2),
     "k5-cout6-icarus-stalls": ("tiny", dict(k=5, c_out=6, pe=3, h=5, w=7), "icarus", 0.3, 2),
     "tiny-2x2-icarus": ("tiny", dict(simd=2, pe=2), "icarus", 0.0, 2),
-    # a weight word of 8 x 8 x 12 bits: the weight memory split into banks, one a PE lane
-    # (hw.weight_banks; loads one cycle later, reads at the same cycle)
-    "banked-8x8-w12-stalls": ("tiny", dict(simd=8, pe=8, weight_bits=12, h=4, w=5),
-                              "verilator", 0.3, 2),
     # full SA (S4): every query attends to every pixel of its frame
     "sa-tiny-8x8-stalls": ("tiny", dict(attention="sa", simd=8, pe=8), "verilator", 0.3, 3),
     "sa-nonsquare-2x4-stalls": ("tiny", dict(attention="sa", h=6, w=5, simd=2, pe=4),
