@@ -223,8 +223,7 @@ class Geometry:
         cfg = self.cfg
         if cfg.external_weights:
             return 1
-        brams = -(-self.weight_word_bits // 36) * -(-self.co_groups * cfg.taps * self.ci_chunks
-                                                     // 512)
+        brams = -(-self.weight_word_bits // 36) * -(-self.region("w_mac").depth // 512)
         return cfg.pe if brams > BANKED_ABOVE_BRAMS else 1
 
     @property

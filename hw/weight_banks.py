@@ -47,6 +47,7 @@ class WeightBanks(wiring.Component):
         r, banks = self.region, self.banks
         lanes = r.lanes // banks
         width = lanes * r.bits
+        addr_bits = r.addr_bits
         data = []
         for b in range(banks):
             mem = add_memory(m, f"bank{b}", unsigned(width), r.depth)
@@ -55,7 +56,6 @@ class WeightBanks(wiring.Component):
                           self.write.en[b * lanes:(b + 1) * lanes])
             w_copy, = kept_copies(m, written, [f"write{b}"])
             read_addr, = kept_copies(m, self.r_next, [f"read_addr{b}"])
-            addr_bits = len(self.write.addr)
             m.d.comb += [
                 w_port.addr.eq(w_copy[:addr_bits]),
                 w_port.data.eq(w_copy[addr_bits:addr_bits + width]),

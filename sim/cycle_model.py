@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from golden.config import XvConfig
 from hw.geometry import Geometry
+from hw.mac_array import WINDOW_WAIT  # the counts allowing a pixel to its first issue
 from hw.output_stage import OUTPUT_DELAY  # a group's last issue to its beat (+ out_steps - 1)
-from hw.mac_array import WINDOW_WAIT
 from hw.util import REGISTERED_START_WAIT
 
 

