@@ -49,7 +49,9 @@ CONFIGS = {
 
 #: covered in `make test` by their neighbours (the same units at other parallelisms or sizes);
 #: `make soak` runs them, keeping `make test` within its time on two cores
-SOAK_ONLY = {"tiny-8x1", "tiny-1x8", "sa-tiny-1x1", "inv-digits-1x1", "conv-tiny-1x1"}
+#: (tiny-1x1: `make sim`, the README's main job, prints the same model = RTL check)
+SOAK_ONLY = {"tiny-1x1", "tiny-8x1", "tiny-1x8", "sa-tiny-1x1", "inv-digits-1x1",
+             "conv-tiny-1x1"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SOAK_ONLY
