@@ -58,3 +58,15 @@ def test_bad_property_and_fault_are_refused():
     with pytest.raises(ValueError, match="^fault: "):
         Contract(CFG, "stream", fault="melt")
     assert isinstance(tasks(CFG)[0], Task)
+
+
+def test_liveness_is_proven_with_external_weights_at_its_bound():
+    """With external weights the bounded liveness is checked at the bound's cycle alone (the
+    one cycle its assertion names); on chip at every cycle."""
+    from sim.formal import Contract
+
+    bound = Contract(EXTERNAL, "liveness").bound
+    live = {t.mode: t for t in tasks(EXTERNAL) if t.prop == "liveness"}
+    assert (live["bmc"].depth, live["bmc"].skip) == (bound + 1, bound)
+    assert live["cover"].skip == bound
+    assert next(t for t in tasks(CFG) if (t.prop, t.mode) == ("liveness", "bmc")).skip == 0
