@@ -14,7 +14,7 @@ MAC array reads them as its last tap.  No bubbles between chunks or pixels.  Pix
 its weights are in the bank and its z slot is free (the MAC array has finished reading pixel
 p - SLOTS).
 
-    issue (x.addr, a.addr) -> register -> products -> accumulate -> requantizer -> z write
+    issue (x.addr, a.addr) -> register -> register beside the DSP blocks -> products -> accumulate -> requantizer -> z write
 
 ``aggregation_members`` and ``requantize_into_z`` are the ports and the tail every aggregation
 unit shares (this one and the frame-wide one of a form that attends to the whole frame).
@@ -30,11 +30,12 @@ from .kept_register import kept_copies
 from .ports import read_port, write_port
 from .requant import Requantizer
 from .requant_lanes import RequantLanes
-from .util import PixelCursor, delay, lanes, register, registered_neighbour, wrap_inc
+from .util import (NEAR_DSP, PixelCursor, delay, lanes, near_dsp, register,
+                   registered_neighbour, wrap_inc)
 
-#: cycles from the last issue of a pixel to its count: issue, memory register, products,
-#: accumulate, requantizer, count
-AGG_DONE = 5 + Requantizer.LATENCY
+#: cycles from the last issue of a pixel to its count: issue, memory register, operands beside
+#: the DSP blocks, products, accumulate, requantizer, count
+AGG_DONE = 5 + NEAR_DSP + Requantizer.LATENCY
 
 
 def aggregation_members(geo: Geometry, bank_addr_bits: int, bank_bits: int) -> dict:
@@ -129,10 +130,12 @@ class WindowAggregation(wiring.Component):
         # fanning out to SIMD blocks across the DSP row
         weights = [copy.as_signed()
                    for copy in kept_copies(m, self.a.data, [f"a{s}" for s in range(simd)])]
+        tags = {k: v for k, v in s1.items() if k != "x"}
+        pairs, tags, _ = near_dsp(m, list(zip(weights, lanes(s1["x"], simd, db))), tags, None,
+                                  "agg")
         prods = [Signal(signed(2 * db), name=f"ax{s}") for s in range(simd)]
-        m.d.sync += [p.eq(Mux(s1["inside"], a * xv, 0))
-                     for p, a, xv in zip(prods, weights, lanes(s1["x"], simd, db))]
-        s2 = register(m, {k: v for k, v in s1.items() if k != "x"}, "s2")
+        m.d.sync += [p.eq(Mux(tags["inside"], a * xv, 0)) for p, (a, xv) in zip(prods, pairs)]
+        s2 = register(m, tags, "s2")
         z_acc = [Signal(signed(f.acc_bits), name=f"zacc{s}") for s in range(simd)]
         with m.If(s2["valid"]):
             m.d.sync += [za.eq(p + Mux(s2["t"] == 0, 0, za)) for za, p in zip(z_acc, prods)]

@@ -121,11 +121,15 @@ class MacArray(wiring.Component):
         operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
         tags = {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}
         s1b = register(m, {**tags, "x": operand, "w": s1["w"]}, "s1b")
-        xs = [lanes(copy, simd, f.data_bits)
-              for copy in kept_copies(m, s1b["x"], [f"x{lane}" for lane in range(pe)])]
-        ws = lanes(register(m, {"w": s1b["w"]}, "s1c")["w"], pe * simd, f.weight_bits)
+        # then each copy and the weights once more (``util.NEAR_DSP``): a register the placer puts
+        # beside the very DSP block it feeds, so no cycle holds a route across the DSP row
+        xs = [lanes(register(m, {"x": copy}, f"x{lane}_near")["x"], simd, f.data_bits)
+              for lane, copy in enumerate(
+                  kept_copies(m, s1b["x"], [f"x{lane}" for lane in range(pe)]))]
+        w_near = register(m, register(m, {"w": s1b["w"]}, "s1c"), "s1d")["w"]
+        ws = lanes(w_near, pe * simd, f.weight_bits)
         s2 = tags
-        for stage in ("s2c", "s2b", "s2"):
+        for stage in ("s2d", "s2c", "s2b", "s2"):
             s2 = register(m, s2, stage)
         products = []
         for lane in range(pe):

@@ -23,12 +23,13 @@ from .ports import region_read_port
 from .requant import Requantizer
 from .requant_lanes import RequantLanes
 from .streams import beat_stream
-from .util import PixelCursor, lanes, wrap_inc
+from .util import NEAR_DSP, PixelCursor, lanes, wrap_inc
 
 #: cycles from the MAC array's last issue of a result group to its beat on m_axis: issue, memory
-#: register, operand register, operand copy, products, pair sums, sums, accumulate, result,
-#: parameters, requantizer, FIFO; then ``Geometry.out_steps - 1`` more (the shared lanes)
-OUTPUT_DELAY = 11 + Requantizer.LATENCY
+#: register, operand register, operand copy, operands beside the DSP blocks, products, pair sums,
+#: sums, accumulate, result, parameters, requantizer, FIFO; then ``Geometry.out_steps - 1`` more
+#: (the shared lanes)
+OUTPUT_DELAY = 11 + NEAR_DSP + Requantizer.LATENCY
 #: the fewest result groups the output FIFO holds
 MIN_CREDITS = 4
 

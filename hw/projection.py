@@ -12,7 +12,7 @@ one group of PJ rows (PJ x SIMD multipliers) into PJ accumulators.  A row group'
 chunk) goes straight into PJ requantizers; when the last group of the pixel comes out, the
 pixel's outputs are written at its ring slot and the pixel is counted as projected.
 
-    issue (w.addr) -> register -> products -> pair sums (m.addr) -> row sums -> accumulate
+    issue (w.addr) -> register -> register beside the DSP blocks -> products -> pair sums (m.addr) -> row sums -> accumulate
     -> register
     -> requantizer (``Requantizer.LATENCY``) -> write
 """
@@ -26,11 +26,11 @@ from .ports import region_read_port, write_port
 from .geometry import Geometry, Region
 from .requant import Requantizer
 from .streams import chunk_stream
-from .util import delay, lanes, register, sum_in_two_steps, wrap_inc
+from .util import NEAR_DSP, delay, lanes, register, sum_in_two_steps, wrap_inc
 
-#: cycles from the last issue of a pixel to its count: issue, memory register, products, pair
-#: sums, sums, accumulate, register, requantizer
-PROJ_DONE = 7 + Requantizer.LATENCY
+#: cycles from the last issue of a pixel to its count: issue, memory register, operands beside
+#: the DSP blocks, products, pair sums, sums, accumulate, register, requantizer
+PROJ_DONE = 7 + NEAR_DSP + Requantizer.LATENCY
 
 
 def projection_regions(geo: Geometry, bias: bool = False) -> tuple[Region, ...]:
@@ -90,6 +90,7 @@ class Projection(wiring.Component):
         s0 = register(m, {"valid": issue, "g": g, "first": self.chunk.p.index == 0,
                           "last": self.chunk.p.end, "x": self.chunk.p.data}, "s0")
         s1 = register(m, {**s0, "w": self.w.data}, "s1")  # memory output registered
+        s1 = register(m, s1, "s1d")  # again, beside the DSP blocks (``NEAR_DSP``)
 
         # products, then one sum per row
         weights = lanes(s1["w"], pj * simd, f.weight_bits)

@@ -6,9 +6,14 @@ from amaranth.hdl import Array, Const, Mux, Signal, signed
 from .geometry import Geometry
 from .requant import Requantizer
 
+#: the operands' second register, beside the DSP blocks, in front of every multiplier outside
+#: the MAC array: the operands cross the chip in two registered steps (one register near their
+#: source, one near the DSP block), as in the MAC array and the requantizer
+NEAR_DSP = 1
 #: cycles from the last issue of a pixel to its count, in a unit built on ``dot_requantize``:
-#: issue, memory register, products, dot product, requantizer, count
-DOT_DONE = 5 + Requantizer.LATENCY
+#: issue, memory register, operands beside the DSP blocks, products, dot product, requantizer,
+#: count
+DOT_DONE = 5 + NEAR_DSP + Requantizer.LATENCY
 #: the extra cycles of a dot product taken in parts: the part select, the sum of the parts
 DOT_PARTS_EXTRA = 2
 #: cycles from a start condition holding to the first issue, with ``row_sequencer``'s registered
@@ -177,7 +182,9 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
     the sum) and ``shift`` to ``out_bits``.  Returns (valid, tags, result) after the
     requantizer, ``tags`` (with "valid") delayed alongside.  With tags "first" and "last" the
     pairs are parts of one dot product, summed over the cycles from first to last before the
-    requantizer (one cycle more: ``DOT_PARTS_EXTRA``)."""
+    requantizer (one cycle more: ``DOT_PARTS_EXTRA``).  The operands (and ``zero_unless``)
+    are registered once more first, beside the DSP blocks (``NEAR_DSP``)."""
+    pairs, tags, zero_unless = near_dsp(m, pairs, tags, zero_unless, name)
     products = [Signal(signed(len(a) + len(b)), name=f"{name}_prod{i}")
                 for i, (a, b) in enumerate(pairs)]
     m.d.sync += [p.eq(a * b if zero_unless is None else Mux(zero_unless, a * b, 0))
@@ -201,6 +208,25 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
                  rq.shift.eq(shift)]
     valid, out = delay(m, t3.pop("valid"), t3, Requantizer.LATENCY, name)
     return valid, out, rq.result
+
+
+def near_dsp(m, pairs, tags: dict, zero_unless, name: str):
+    """The operand ``pairs``, ``tags`` and ``zero_unless`` (or None) one register later
+    (``NEAR_DSP``): the register the placer puts beside the DSP block, so that no cycle
+    holds a route across the chip and into a multiplier."""
+    regs = {}
+
+    def again(value):  # an operand shared by several pairs gets one register
+        key = id(value)
+        if key not in regs:
+            regs[key] = Signal(value.shape(), name=f"{name}_op{len(regs)}")
+            m.d.sync += regs[key].eq(value)
+        return regs[key]
+
+    pairs = [(again(a), again(b)) for a, b in pairs]
+    extra = {} if zero_unless is None else {"zero_unless": zero_unless}
+    tags = register(m, {**tags, **extra}, f"{name}_s1d")
+    return pairs, tags, tags.pop("zero_unless", None)
 
 
 def sum_in_two_steps(m, total, values, name: str) -> None:

@@ -6,7 +6,7 @@ logit-bank slot is free (the aggregation unit has issued pixel p - SA_SLOTS).  T
 
 1. pass 1, N cycles: k_j for j = 0..N-1 of p's frame, D multipliers and an adder tree,
    t_pj = RQ(<q_p, k_j>, m_t, s_t) (``logit_bits``) into the bank, and the running max;
-2. 4 + ``Requantizer.LATENCY`` cycles until the last logit is written;
+2. ``DRAIN_1`` cycles until the last logit is written;
 3. pass 2, N cycles: e_pj = exp2_table(max - t_pj) from the bank, summed into S_p;
 4. ``DRAIN_2`` cycles, then the reciprocal R_p = floor(2^31 / S_p), ``Reciprocal.LATENCY``
    cycles;
@@ -28,7 +28,7 @@ from ..geometry import Geometry, ceil_log2
 from ..ports import read_port, write_port
 from .sa_reciprocal import RECIP_BITS, Reciprocal
 from ..requant import Requantizer
-from ..util import PixelCursor, dot_requantize, lanes, register
+from ..util import NEAR_DSP, PixelCursor, dot_requantize, lanes, register
 from .qk import qk_members
 
 EXP_BITS = EXP_FRAC_BITS + 1               # e in 0..2^15, unsigned
@@ -36,8 +36,9 @@ EXP_BITS = EXP_FRAC_BITS + 1               # e in 0..2^15, unsigned
 #: aggregation unit).
 SA_SLOTS = 2
 
-#: cycles from pass 1's last issue to pass 2's first: products, dot product, requantizer, write
-DRAIN_1 = 4 + Requantizer.LATENCY
+#: cycles from pass 1's last issue to pass 2's first: operands beside the DSP blocks, products,
+#: dot product, requantizer, write
+DRAIN_1 = 4 + NEAR_DSP + Requantizer.LATENCY
 #: cycles from pass 2's last issue to the reciprocal's start: bank read, register, delta, e, sum
 DRAIN_2 = 4
 #: a pixel's cycles beyond its 2N issue cycles: start, the two drains, the reciprocal's start
