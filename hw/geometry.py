@@ -25,6 +25,10 @@ LOOKAHEAD = 2 * SLOTS
 
 #: A weight memory over more block RAMs than this is split by PE lanes (``Geometry.weight_banks``)
 BANKED_ABOVE_BRAMS = 16
+#: ... and so is one whose word is wider than this: a memory of few words is LUT RAM (Yosys puts
+#: tiny 8 x 8's ten words of 512 bits in 128 cells of 16 x 4 bits), its read address into every
+#: cell (placed: 9.8 ns of routing from the address register to a data bit)
+BANKED_ABOVE_BITS = 256
 
 
 @dataclass(frozen=True)
@@ -217,14 +221,16 @@ class Geometry:
     @property
     def weight_banks(self) -> int:
         """Banks of the on-chip weight memory (``hw.weight_banks``): one a PE lane once the
-        memory spreads over more than ``BANKED_ABOVE_BRAMS`` block RAMs (an address net to all
-        of them crosses the chip), else one.  Block RAMs counted as the ECP5's DP16KD in its
-        36 x 512 shape; external weights' tile memory is not banked."""
+        memory spreads over more than ``BANKED_ABOVE_BRAMS`` block RAMs or its word is wider
+        than ``BANKED_ABOVE_BITS`` (an address net to all of them crosses the chip), else one.
+        Block RAMs counted as the ECP5's DP16KD in its 36 x 512 shape; external weights' tile
+        memory is not banked."""
         cfg = self.cfg
         if cfg.external_weights:
             return 1
         brams = -(-self.weight_word_bits // 36) * -(-self.region("w_mac").depth // 512)
-        return cfg.pe if brams > BANKED_ABOVE_BRAMS else 1
+        wide = brams > BANKED_ABOVE_BRAMS or self.weight_word_bits > BANKED_ABOVE_BITS
+        return cfg.pe if wide else 1
 
     @property
     def beats_per_word(self) -> int:

@@ -127,7 +127,8 @@ def test_engine_refuses_what_it_cannot_build(overrides, message):
 
 
 @pytest.mark.parametrize("workload, simd, pe, banks", [
-    ("tiny", 8, 8, 1),       # 15 block RAMs: one memory
+    ("tiny", 4, 4, 1),       # 128-bit words, 4 block RAMs: one memory
+    ("tiny", 8, 8, 8),       # 512-bit words (LUT RAM): one bank a PE lane
     ("stage2", 8, 16, 16),   # 87 block RAMs: one bank a PE lane
     ("stage2", 8, 8, 8),
 ])
