@@ -49,9 +49,10 @@ CONFIGS = {
 
 #: covered in `make test` by their neighbours (the same units at other parallelisms or sizes);
 #: `make soak` runs them, keeping `make test` within its time on two cores
-#: (tiny-1x1: `make sim`, the README's main job, prints the same model = RTL check)
+#: (tiny-1x1: `make sim`, the README's main job, prints the same model = RTL check; k5: the
+#: MAC array's K = 5 window is checked by sa-nonsquare-k5, inv-k5-16x8 and conv-k5-nonsquare)
 SOAK_ONLY = {"tiny-1x1", "tiny-8x1", "tiny-1x8", "sa-tiny-1x1", "inv-digits-1x1",
-             "conv-tiny-1x1"}
+             "conv-tiny-1x1", "k5"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SOAK_ONLY
