@@ -14,7 +14,8 @@ MAC array reads them as its last tap.  No bubbles between chunks or pixels.  Pix
 its weights are in the bank and its z slot is free (the MAC array has finished reading pixel
 p - SLOTS).
 
-    issue (x.addr, a.addr) -> register -> register beside the DSP blocks -> products -> accumulate -> requantizer -> z write
+    issue (x.addr, a.addr) -> register -> register beside the DSP blocks -> products
+    -> accumulate -> requantizer -> z write
 
 ``aggregation_members`` and ``requantize_into_z`` are the ports and the tail every aggregation
 unit shares (this one and the frame-wide one of a form that attends to the whole frame).

@@ -12,8 +12,8 @@ one group of PJ rows (PJ x SIMD multipliers) into PJ accumulators.  A row group'
 chunk) goes straight into PJ requantizers; when the last group of the pixel comes out, the
 pixel's outputs are written at its ring slot and the pixel is counted as projected.
 
-    issue (w.addr) -> register -> register beside the DSP blocks -> products -> pair sums (m.addr) -> row sums -> accumulate
-    -> register
+    issue (w.addr) -> register -> register beside the DSP blocks -> products -> pair sums (m.addr)
+    -> row sums -> accumulate -> register
     -> requantizer (``Requantizer.LATENCY``) -> write
 """
 from __future__ import annotations

@@ -6,9 +6,9 @@ from amaranth.hdl import Array, Const, Mux, Signal, signed
 from .geometry import Geometry
 from .requant import Requantizer
 
-#: the operands' second register, beside the DSP blocks, in front of every multiplier outside
-#: the MAC array: the operands cross the chip in two registered steps (one register near their
-#: source, one near the DSP block), as in the MAC array and the requantizer
+#: the operands' second register, beside the DSP blocks, in front of every multiplier: the
+#: operands cross the chip in two registered steps (one register near their source, one near
+#: the DSP block); ``near_dsp`` adds it, the MAC array and the requantizer their own
 NEAR_DSP = 1
 #: cycles from the last issue of a pixel to its count, in a unit built on ``dot_requantize``:
 #: issue, memory register, operands beside the DSP blocks, products, dot product, requantizer,
@@ -214,16 +214,9 @@ def near_dsp(m, pairs, tags: dict, zero_unless, name: str):
     """The operand ``pairs``, ``tags`` and ``zero_unless`` (or None) one register later
     (``NEAR_DSP``): the register the placer puts beside the DSP block, so that no cycle
     holds a route across the chip and into a multiplier."""
-    regs = {}
-
-    def again(value):  # an operand shared by several pairs gets one register
-        key = id(value)
-        if key not in regs:
-            regs[key] = Signal(value.shape(), name=f"{name}_op{len(regs)}")
-            m.d.sync += regs[key].eq(value)
-        return regs[key]
-
-    pairs = [(again(a), again(b)) for a, b in pairs]
+    operands = register(m, {f"op{2 * i + k}": v for i, pair in enumerate(pairs)
+                            for k, v in enumerate(pair)}, name)
+    pairs = [(operands[f"op{2 * i}"], operands[f"op{2 * i + 1}"]) for i in range(len(pairs))]
     extra = {} if zero_unless is None else {"zero_unless": zero_unless}
     tags = register(m, {**tags, **extra}, f"{name}_s1d")
     return pairs, tags, tags.pop("zero_unless", None)
