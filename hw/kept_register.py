@@ -7,6 +7,11 @@ identical cells, and Yosys's ``opt_merge`` folds them back into one whatever att
 carries.  A copy that is a module marked ``keep_hierarchy`` (``hw.build`` adds the attribute to
 every module whose name starts with ``KEPT_PREFIX``) is not flattened, so it is not merged either:
 the placer puts each copy beside its own row of multipliers.
+
+Where the consumers spread over the whole DSP area (stage2's 16 PE lanes), one register driving
+every lane's copy is itself a route across the chip (placed: 11.5 ns of routing from the operand
+register to the farthest copy).  ``kept_tree`` puts levels of copies between them, none driving
+more than ``FANOUT`` copies of the next level, so each route spans a part of the distance.
 """
 from __future__ import annotations
 
@@ -30,6 +35,19 @@ class KeptRegister(wiring.Component):
         return m
 
 
+#: the most copies of the next level one register of a ``kept_tree`` drives
+FANOUT = 4
+
+
+def tree_levels(leaves: int) -> int:
+    """Register levels of a ``kept_tree`` with this many leaves: one (the leaves themselves)
+    up to ``FANOUT`` leaves, one more for each further factor of ``FANOUT``."""
+    levels, reach = 1, FANOUT
+    while reach < leaves:
+        levels, reach = levels + 1, reach * FANOUT
+    return levels
+
+
 def kept_copies(m, value, names) -> list:
     """One ``KeptRegister`` of ``value`` for each name (submodule ``KEPT_PREFIX + name``),
     each to sit beside its own consumers; returns the copies' outputs, in the order of
@@ -40,3 +58,17 @@ def kept_copies(m, value, names) -> list:
         m.d.comb += copy.d.eq(value)
         copies.append(copy.q)
     return copies
+
+
+def kept_tree(m, value, name: str, leaves: int) -> list:
+    """``leaves`` copies of ``value`` (submodules ``KEPT_PREFIX + name + "{i}"``), through
+    ``tree_levels(leaves) - 1`` levels of intermediate copies (``... name + "_l{level}_{i}"``):
+    leaf i hangs from copy i // FANOUT of the level above, and so on up to ``value``.  Every
+    leaf is ``tree_levels(leaves)`` cycles after ``value``; returns the leaves in order."""
+    levels = tree_levels(leaves)
+    sources = [value]
+    for level in range(1, levels):
+        count = -(-leaves // FANOUT ** (levels - level))
+        sources = [kept_copies(m, sources[i // FANOUT], [f"{name}_l{level}_{i}"])[0]
+                   for i in range(count)]
+    return [kept_copies(m, sources[i // FANOUT], [f"{name}{i}"])[0] for i in range(leaves)]

@@ -17,7 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .geometry import Geometry, ceil_log2
-from .kept_register import kept_copies
+from .kept_register import kept_tree, tree_levels
 from .ports import read_port, region_read_port
 from .weight_fetch import TILE_COUNT_BITS
 from .util import PixelCursor, lanes, register, registered_neighbour, sum_in_two_steps, wrap_inc
@@ -114,22 +114,26 @@ class MacArray(wiring.Component):
         s0 = register(m, tags, "s0")
         # the memories answer now; their outputs are registered before any logic
         s1 = register(m, {**s0, "x": self.x.data, "zv": self.z.data, "w": self.w.data}, "s1")
-        # the operands cross the chip from the memories to the DSP rows in two registered
-        # steps: the operand multiplexer's register, then one copy a PE lane (a kept module,
-        # which Yosys cannot merge back) beside its row of multipliers, and the weights' second
-        # register beside their multiplier
+        # the operands cross the chip from the memories to the DSP rows in registered steps:
+        # the operand multiplexer's register, then one copy a PE lane (a kept module, which
+        # Yosys cannot merge back) beside its row of multipliers, through a tree of copies
+        # where the lanes are many (``kept_tree``: ``copy_levels`` steps), and the weights
+        # through as many registers beside their multipliers
+        copy_levels = tree_levels(pe)
         operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
         tags = {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}
         s1b = register(m, {**tags, "x": operand, "w": s1["w"]}, "s1b")
         # then each copy and the weights once more (``util.NEAR_DSP``): a register the placer puts
         # beside the very DSP block it feeds, so no cycle holds a route across the DSP row
         xs = [lanes(register(m, {"x": copy}, f"x{lane}_near")["x"], simd, f.data_bits)
-              for lane, copy in enumerate(
-                  kept_copies(m, s1b["x"], [f"x{lane}" for lane in range(pe)]))]
-        w_near = register(m, register(m, {"w": s1b["w"]}, "s1c"), "s1d")["w"]
-        ws = lanes(w_near, pe * simd, f.weight_bits)
+              for lane, copy in enumerate(kept_tree(m, s1b["x"], "x", pe))]
+        w_near = {"w": s1b["w"]}
+        for level in range(copy_levels):
+            w_near = register(m, w_near, f"s1c{level}" if level else "s1c")
+        ws = lanes(register(m, w_near, "s1d")["w"], pe * simd, f.weight_bits)
         s2 = tags
-        for stage in ("s2d", "s2c", "s2b", "s2"):
+        for stage in ("s2d", "s2c", *(f"s2c{level}" for level in range(1, copy_levels)),
+                      "s2b", "s2"):
             s2 = register(m, s2, stage)
         products = []
         for lane in range(pe):

@@ -18,6 +18,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .geometry import Geometry
+from .kept_register import tree_levels
 from .mac_array import result_signature
 from .ports import region_read_port
 from .requant import Requantizer
@@ -34,15 +35,22 @@ OUTPUT_DELAY = 11 + NEAR_DSP + Requantizer.LATENCY
 MIN_CREDITS = 4
 
 
+def output_delay(geo: Geometry) -> int:
+    """Cycles from the MAC array's last issue of a result group to its (first) beat:
+    ``OUTPUT_DELAY``, one more a level of the operand's copy tree past the first
+    (``hw.kept_register.tree_levels``: many PE lanes), and ``out_steps - 1``."""
+    return OUTPUT_DELAY + tree_levels(geo.cfg.pe) - 1 + geo.out_steps - 1
+
+
 def output_credits(geo: Geometry) -> int:
     """Result groups the output FIFO holds: the MAC array's credits.  A group's credit comes
-    back when its beat leaves, ``OUTPUT_DELAY + out_steps - 1`` cycles after its last issue, and
+    back when its beat leaves, ``output_delay`` cycles after its last issue, and
     a group takes taps x ci_chunks cycles to issue: with this many credits the credit is back
     before the array reaches the group that many after it, so a stall-free sink never stops
     the array (the cycle model counts no such stall).  Only a layer whose group is a few cycles
     (K = 1, one or two channel chunks) needs more than ``MIN_CREDITS``."""
     span = geo.cfg.taps * geo.ci_chunks
-    latency = OUTPUT_DELAY + geo.out_steps - 1 + 2  # + the credit's count, + the issue's check
+    latency = output_delay(geo) + 2  # + the credit's count, + the issue's check
     return max(MIN_CREDITS, 1 + -(-latency // span))
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from golden.config import XvConfig
 from hw.geometry import Geometry
 from hw.mac_array import WINDOW_WAIT  # the counts allowing a pixel to its first issue
-from hw.output_stage import OUTPUT_DELAY  # a group's last issue to its beat (+ out_steps - 1)
+from hw.output_stage import output_delay  # a group's last issue to its beat
 from hw.util import REGISTERED_START_WAIT
 
 
@@ -175,7 +175,7 @@ def predict(cfg: XvConfig, frames: int = 1,
             mac_issued[i] = value + mac_span
 
     first_input = att.chunk_cycles - 1  # a chunk is accepted with its last row group
-    out_delay = OUTPUT_DELAY + geo.out_steps - 1  # the requantizers' steps through a group
+    out_delay = output_delay(geo)  # the copy tree's levels and the requantizers' steps
     last_output = mac_issued[-1] - 1 + out_delay
     first_output = mac_start[0] + cfg.taps * geo.ci_chunks - 1 + out_delay
     units = unit_cycles_per_pixel(geo)

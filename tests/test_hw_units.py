@@ -136,3 +136,37 @@ def test_wide_weight_memory_is_banked_by_pe_lane(workload, simd, pe, banks):
     geo = Geometry(preset(workload, simd=simd, pe=pe))
     assert geo.weight_banks == banks
     assert Geometry(preset(workload, simd=simd, pe=pe, weights="external")).weight_banks == 1
+
+
+@pytest.mark.parametrize("leaves, levels", [(1, 1), (4, 1), (5, 2), (16, 2), (17, 3)])
+def test_kept_tree_copies_every_leaf_with_bounded_fanout(leaves, levels):
+    """Each leaf of ``kept_tree`` is its input ``tree_levels`` cycles later, and no register
+    drives more than ``FANOUT`` copies of the next level."""
+    from amaranth.hdl import Module, Signal
+    from hw.kept_register import FANOUT, KEPT_PREFIX, kept_tree, tree_levels
+
+    assert tree_levels(leaves) == levels
+    m, value = Module(), Signal(8)
+    outs = kept_tree(m, value, "x", leaves)
+    kept = [name for name in m._named_submodules if name.startswith(KEPT_PREFIX)]
+    per_level = [leaves]
+    while len(per_level) < levels:
+        per_level.append(-(-per_level[-1] // FANOUT))
+    assert len(kept) == sum(per_level)  # the leaves and each level's copies, nothing more
+    assert per_level[-1] <= FANOUT  # the input drives at most FANOUT copies too
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    stimulus = [random.Random(leaves).randrange(256) for _ in range(12)]
+
+    async def bench(ctx):
+        seen = []
+        for v in stimulus:
+            ctx.set(value, v)
+            await ctx.tick()
+            seen.append([ctx.get(o) for o in outs])
+        for cycle in range(levels, len(stimulus)):
+            assert seen[cycle - 1] == [stimulus[cycle - levels]] * leaves
+
+    sim.add_testbench(bench)
+    sim.run()
