@@ -12,7 +12,8 @@ tap the SIMD sums are requantized (SIMD / ``z_steps`` requantizers, a chunk's su
 cycles) and written into the z buffer (``SLOTS`` pixels), where the
 MAC array reads them as its last tap.  No bubbles between chunks or pixels.  Pixel p starts once
 its weights are in the bank and its z slot is free (the MAC array has finished reading pixel
-p - SLOTS).
+p - SLOTS); with ``start_wait`` (``hw.attention.base.registered_agg_start``) a cycle after, the
+condition registered.
 
     issue (x.addr, a.addr) -> register -> register beside the DSP blocks -> products
     -> accumulate -> requantizer -> z write
@@ -87,8 +88,10 @@ def requantize_into_z(m, unit, tags: dict, sums, width: int, mult, shift, mult_b
 
 
 class WindowAggregation(wiring.Component):
-    def __init__(self, geo: Geometry, offsets, bank_row_bits: int, grouped: bool = False):
+    def __init__(self, geo: Geometry, offsets, bank_row_bits: int, grouped: bool = False,
+                 start_wait: int = 0):
         self.geo, self.offsets, self.grouped = geo, tuple(offsets), grouped
+        self.start_wait = start_wait
         self.bank_row_bits = bank_row_bits
         f = geo.cfg.fmt
         super().__init__({
@@ -106,10 +109,10 @@ class WindowAggregation(wiring.Component):
         bank = cur.pixel[:ceil_log2(SLOTS)]
         chunk_end = Signal()
         row = self._group_row(m, ci, chunk_end) + t if self.grouped else t
-        start = ((cur.behind(self.logit_count) != 0)
-                 & (cur.ahead_of(self.mac_count) < geo.z_slots))
+        pixel_done = Signal(name="agg_pixel_done")  # the pixel's last issue
+        start = self._start(m, cur, pixel_done)
         issue = Mux((t == 0) & (ci == 0), start, 1)
-        pixel_done = issue & (t == last_t) & (ci == geo.ci_chunks - 1)
+        m.d.comb += pixel_done.eq(issue & (t == last_t) & (ci == geo.ci_chunks - 1))
         m.d.comb += chunk_end.eq(issue & (t == last_t))
         with m.If(issue):
             m.d.sync += t.eq(wrap_inc(t, last_t))
@@ -145,6 +148,21 @@ class WindowAggregation(wiring.Component):
         requantize_into_z(m, self, s3, z_acc, cfg.accumulators.aggregation, self.m_z,
                           self.s_z, f.mult_bits, f.shift_bits, interval=len(self.offsets))
         return m
+
+    def _start(self, m, cur, pixel_done):
+        """Whether the cursor's pixel may start: its weights are in the bank (the logit count
+        is past it) and its z slot is free (the MAC array is less than z_slots behind).  With
+        ``start_wait`` a register: in a pixel's last issue it takes the next pixel's condition
+        (as ``util.row_sequencer``); the counts only grow, so a condition that held still
+        holds."""
+        def may_start(ahead: int):
+            return ((cur.behind(self.logit_count) > ahead)
+                    & (cur.ahead_of(self.mac_count) < self.geo.z_slots - ahead))
+        if not self.start_wait:
+            return may_start(0)
+        ready = Signal(name="agg_start_ready")
+        m.d.sync += ready.eq(Mux(pixel_done, may_start(1), may_start(0)))
+        return ready
 
     def _group_row(self, m, ci, chunk_end):
         """g(ci) * T, the first bank row of the chunk's group, as a register that steps by T

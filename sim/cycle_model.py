@@ -145,8 +145,8 @@ def predict(cfg: XvConfig, frames: int = 1,
                              att.logit_wait + max(
                                  proj_done[need(p, att.logit_reach)],
                                  agg_issued[p - att.logit_slots] if p >= att.logit_slots else 0)),
-                "agg": max(start["agg"][p - 1] + agg_span if p else 0, logit_done[p],
-                           retired(p - geo.z_slots)),
+                "agg": max(start["agg"][p - 1] + agg_span if p else 0,
+                           att.agg_wait + max(logit_done[p], retired(p - geo.z_slots))),
             }
             for unit in units:
                 if values[unit] != start[unit][p]:

@@ -20,7 +20,7 @@ hooks (``golden.forms``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, flipped
@@ -28,9 +28,11 @@ from amaranth.lib.wiring import In, Out, flipped
 from golden.config import XvConfig
 
 from ..geometry import Geometry, Region, ceil_log2
+from ..mac_array import WINDOW_WAIT
 from ..ports import read_port, region_read_port, scalar_layout, write_port
 from ..projection import PROJ_DONE
 from ..streams import chunk_stream
+from ..util import REGISTERED_START_WAIT
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class AttentionTiming:
     offered); ``logit_*``: the unit that fills the bank, waiting for ``logit_reach`` pixels past
     its own to be projected and for ``logit_slots`` bank slots, and starting ``logit_wait``
     cycles after both hold (1 where its start condition is registered); ``agg_*``: the
-    aggregation.
+    aggregation, waiting for the pixel's logits and a free z slot, ``agg_wait`` cycles after
+    both hold (``registered_agg_start``).
     ``*_done``: cycles from the last issue of a pixel (the logit unit: from its start) to the
     cycle its count shows the pixel.  A form without attention units has ``logit_span = 0``.
     """
@@ -58,10 +61,31 @@ class AttentionTiming:
     logit_wait: int = 0
     agg_span: int = 0
     agg_done: int = 0
+    agg_wait: int = 0
 
     @property
     def has_attention_units(self) -> bool:
         return self.logit_span > 0
+
+
+def registered_agg_start(geo: Geometry, timing: AttentionTiming) -> AttentionTiming:
+    """``timing`` with ``agg_wait = REGISTERED_START_WAIT`` where a registered start of the
+    window aggregation (``WindowAggregation``) costs no steady-state throughput, else as it is.
+
+    Registered, the start compares no counter in the cycle it issues (its compare with the
+    MAC array's count was the placed critical path of tiny 4 x 4 and tiny 1 x 1, ``make bench``
+    on f8b9346), but each start waits a cycle longer.  Two loops close through it, and each
+    must still fit in the pixels it spans at the MAC array's pace (``mac_span`` a pixel):
+    - z slots: pixel p starts once the MAC array is done with p - z_slots, and the array reads
+      p's z ``agg_span - 1 + agg_done + WINDOW_WAIT`` after that start;
+    - logit slots: pixel p's logits start once the aggregation has issued p - logit_slots,
+      and the aggregation starts p ``logit_done`` after them."""
+    wait = REGISTERED_START_WAIT
+    mac_span = geo.tile_groups * geo.cfg.taps * geo.ci_chunks
+    z_loop = mac_span + wait + timing.agg_span - 1 + timing.agg_done + WINDOW_WAIT
+    logit_loop = timing.agg_span + timing.logit_wait + timing.logit_done + wait
+    fits = (z_loop <= geo.z_slots * mac_span and logit_loop <= timing.logit_slots * mac_span)
+    return replace(timing, agg_wait=wait) if fits else timing
 
 
 class EngineForm:

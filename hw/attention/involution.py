@@ -20,7 +20,7 @@ from ..geometry import SLOTS
 from ..ports import add_memory
 from ..projection import Projection, projection_images, projection_regions
 from ..util import DOT_DONE
-from .base import AttentionComponent, AttentionTiming, EngineForm
+from .base import AttentionComponent, AttentionTiming, EngineForm, registered_agg_start
 from .involution_kernel import KernelUnit, bank_row_bits, hidden, kernel_regions, kernel_rows
 
 
@@ -32,7 +32,8 @@ class InvolutionAttention(AttentionComponent):
         m.submodules.proj = proj = Projection(geo, (("u", hidden(cfg)),), relu=True)
         m.submodules.kernel = kernel = KernelUnit(geo)
         m.submodules.agg = agg = WindowAggregation(geo, cfg.conv_offsets, bank_row_bits(cfg),
-                                                   grouped=True)
+                                                   grouped=True,
+                                                   start_wait=FORM.timing(geo).agg_wait)
         p, s = self.params, self.scalars
         wiring.connect(m, flipped(self.chunk), proj.chunk)
         wiring.connect(m, flipped(p.w_qk), proj.w)
@@ -80,11 +81,11 @@ class InvolutionForm(EngineForm):
 
     def timing(self, geo):
         rows, kk = kernel_rows(geo.cfg), geo.cfg.k * geo.cfg.k
-        return AttentionTiming(
+        return registered_agg_start(geo, AttentionTiming(
             **self.projection_timing(geo),
             logit_span=rows, logit_reach=geo.reach, logit_slots=SLOTS,
             logit_done=rows - 1 + DOT_DONE,
-            agg_span=kk * geo.ci_chunks, agg_done=agg_done(geo, kk))
+            agg_span=kk * geo.ci_chunks, agg_done=agg_done(geo, kk)))
 
     def fit_draw(self, shape: dict, rng) -> dict:
         """C_out = C_in, groups of a multiple of SIMD channels."""

@@ -18,7 +18,7 @@ from ..aggregation import WindowAggregation, agg_done
 from ..geometry import SLOTS
 from ..ports import add_memory
 from ..util import REGISTERED_START_WAIT
-from .base import AttentionComponent, AttentionTiming
+from .base import AttentionComponent, AttentionTiming, registered_agg_start
 from .pssa_logit import BANK_ROW_BITS, BANK_WORDS, LogitUnit, logit_done, logit_parts
 from .qk import QkForm, project_qk
 
@@ -28,7 +28,8 @@ class PssaAttention(AttentionComponent):
         m = Module()
         geo, cfg = self.geo, self.geo.cfg
         m.submodules.logit = logit = LogitUnit(geo)
-        m.submodules.agg = agg = WindowAggregation(geo, cfg.shift_offsets, BANK_ROW_BITS)
+        m.submodules.agg = agg = WindowAggregation(geo, cfg.shift_offsets, BANK_ROW_BITS,
+                                                   start_wait=FORM.timing(geo).agg_wait)
         project_qk(m, self, geo, logit)
         bank = add_memory(m, "logit_bank", cfg.fmt.data_bits, BANK_WORDS)
         wiring.connect(m, logit.bank, bank.write_port())
@@ -49,11 +50,11 @@ class PssaForm(QkForm):
 
     def timing(self, geo):
         cfg = geo.cfg
-        return AttentionTiming(
+        return registered_agg_start(geo, AttentionTiming(
             **self.projection_timing(geo),
             logit_span=SHIFT_TAPS * logit_parts(geo), logit_reach=cfg.shift * cfg.w + cfg.shift,
             logit_slots=SLOTS, logit_done=logit_done(geo), logit_wait=REGISTERED_START_WAIT,
-            agg_span=SHIFT_TAPS * geo.ci_chunks, agg_done=agg_done(geo, SHIFT_TAPS))
+            agg_span=SHIFT_TAPS * geo.ci_chunks, agg_done=agg_done(geo, SHIFT_TAPS)))
 
     def component(self, geo):
         return PssaAttention(geo)
