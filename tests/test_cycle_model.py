@@ -115,3 +115,29 @@ def test_memory_bandwidth_sets_the_rate_when_it_is_short():
     slow = MemoryTiming(interval=int(cfg.axi_bits / need * 4))          # a quarter of it
     assert predict(cfg, 2, fast).cycles == full
     assert predict(cfg, 2, slow).cycles > 3 * full
+
+
+@pytest.mark.parametrize("workload, attention, simd, pe", [
+    ("tiny", "pssa", 1, 1), ("tiny", "pssa", 4, 4), ("tiny", "pssa", 8, 8),
+    ("digits", "pssa", 8, 8), ("digits", "involution", 4, 4), ("stage2", "pssa", 8, 16)])
+def test_registered_aggregation_start_costs_no_steady_state_cycle(workload, attention, simd,
+                                                                  pe, monkeypatch):
+    """Where ``registered_agg_start`` registers the aggregation's start, a frame in steady
+    state (the third of three back to back) takes as many cycles as with the start
+    combinational: its wait only delays the first pixels."""
+    import hw.attention.involution as involution
+    import hw.attention.pssa as pssa
+
+    cfg = preset(workload, attention=attention, simd=simd, pe=pe)
+    frames = 3 if cfg.n_pixels < 200 else 2
+
+    def frame_cycles():
+        return predict(cfg, frames=frames).cycles - predict(cfg, frames=frames - 1).cycles
+
+    geo = Geometry(cfg)
+    registered = geo.form.timing(geo).agg_wait
+    with_wait = frame_cycles()
+    for module in (pssa, involution):  # the start combinational everywhere
+        monkeypatch.setattr(module, "registered_agg_start", lambda geo, timing: timing)
+    assert geo.form.timing(geo).agg_wait == 0
+    assert with_wait == frame_cycles(), f"agg_wait={registered} costs cycles a frame"
