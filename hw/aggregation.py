@@ -109,10 +109,18 @@ class WindowAggregation(wiring.Component):
         bank = cur.pixel[:ceil_log2(SLOTS)]
         chunk_end = Signal()
         row = self._group_row(m, ci, chunk_end) + t if self.grouped else t
-        pixel_done = Signal(name="agg_pixel_done")  # the pixel's last issue
-        start = self._start(m, cur, pixel_done)
+        if self.start_wait:
+            pixel_done = Signal(name="agg_pixel_done")  # the pixel's last issue
+            start = self._registered_start(m, cur, pixel_done)
+        else:
+            start = ((cur.behind(self.logit_count) != 0)
+                     & (cur.ahead_of(self.mac_count) < geo.z_slots))
         issue = Mux((t == 0) & (ci == 0), start, 1)
-        m.d.comb += pixel_done.eq(issue & (t == last_t) & (ci == geo.ci_chunks - 1))
+        last_issue = issue & (t == last_t) & (ci == geo.ci_chunks - 1)
+        if self.start_wait:
+            m.d.comb += pixel_done.eq(last_issue)
+        else:
+            pixel_done = last_issue
         m.d.comb += chunk_end.eq(issue & (t == last_t))
         with m.If(issue):
             m.d.sync += t.eq(wrap_inc(t, last_t))
@@ -149,17 +157,14 @@ class WindowAggregation(wiring.Component):
                           self.s_z, f.mult_bits, f.shift_bits, interval=len(self.offsets))
         return m
 
-    def _start(self, m, cur, pixel_done):
-        """Whether the cursor's pixel may start: its weights are in the bank (the logit count
-        is past it) and its z slot is free (the MAC array is less than z_slots behind).  With
-        ``start_wait`` a register: in a pixel's last issue it takes the next pixel's condition
-        (as ``util.row_sequencer``); the counts only grow, so a condition that held still
-        holds."""
+    def _registered_start(self, m, cur, pixel_done):
+        """Whether the cursor's pixel may start (its weights are in the bank: the logit count
+        is past it; its z slot is free: the MAC array is less than z_slots behind), as a
+        register: in a pixel's last issue it takes the next pixel's condition (as
+        ``util.row_sequencer``); the counts only grow, so a condition that held still holds."""
         def may_start(ahead: int):
             return ((cur.behind(self.logit_count) > ahead)
                     & (cur.ahead_of(self.mac_count) < self.geo.z_slots - ahead))
-        if not self.start_wait:
-            return may_start(0)
         ready = Signal(name="agg_start_ready")
         m.d.sync += ready.eq(Mux(pixel_done, may_start(1), may_start(0)))
         return ready

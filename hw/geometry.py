@@ -23,6 +23,16 @@ SLOTS = 4
 LOOKAHEAD = 2 * SLOTS
 
 
+#: The ECP5 block RAM's (DP16KD) shapes: data width -> words
+BRAM_SHAPES = {1: 16384, 2: 8192, 4: 4096, 9: 2048, 18: 1024, 36: 512}
+
+
+def bram_words(width: int) -> int:
+    """Words of one block RAM in the shape Yosys picks for a memory ``width`` bits wide (a
+    wider one is several block RAMs side by side, 512 words each)."""
+    return next((words for bits, words in BRAM_SHAPES.items() if width <= bits), 512)
+
+
 #: A weight memory over more block RAMs than this is split by PE lanes (``Geometry.weight_banks``)
 BANKED_ABOVE_BRAMS = 16
 #: ... and so is one whose word is wider than this: a memory of few words is LUT RAM (Yosys puts
@@ -231,6 +241,22 @@ class Geometry:
         brams = -(-self.weight_word_bits // 36) * -(-self.region("w_mac").depth // 512)
         wide = brams > BANKED_ABOVE_BRAMS or self.weight_word_bits > BANKED_ABOVE_BITS
         return cfg.pe if wide else 1
+
+    @property
+    def weight_piece_words(self) -> int:
+        """Words of one piece of a weight bank: one block RAM deep (``bram_words``)."""
+        return bram_words(self.weight_word_bits // self.weight_banks)
+
+    @property
+    def weight_pieces(self) -> int:
+        """Pieces of each weight bank, one block RAM deep each (``hw.weight_banks``): a bank
+        deeper than a block RAM is several, and each piece's word reaches the MAC array's
+        memory register, which picks the piece a cycle later, not through the multiplexer
+        Yosys puts after cascaded block RAMs (their read is 5.8 ns of clock-to-out
+        without the output register Yosys never sets).  An unbanked memory is one piece."""
+        if self.weight_banks == 1:
+            return 1
+        return -(-self.region("w_mac").depth // self.weight_piece_words)
 
     @property
     def beats_per_word(self) -> int:

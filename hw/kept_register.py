@@ -48,6 +48,12 @@ def tree_levels(leaves: int) -> int:
     return levels
 
 
+def tree_copies(leaves: int) -> int:
+    """Copies a ``kept_tree`` with this many leaves makes, its intermediate levels counted."""
+    levels = tree_levels(leaves)
+    return sum(-(-leaves // FANOUT ** level) for level in range(levels))
+
+
 def kept_copies(m, value, names) -> list:
     """One ``KeptRegister`` of ``value`` for each name (submodule ``KEPT_PREFIX + name``),
     each to sit beside its own consumers; returns the copies' outputs, in the order of

@@ -12,7 +12,7 @@ only started with a credit from the output FIFO, so results never need back-pres
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -50,6 +50,11 @@ class MacArray(wiring.Component):
             # a banked weight memory (``hw.weight_banks``) registers the read address itself:
             # the address ``w.addr`` holds next cycle
             **({"w_next": Out(geo.region("w_mac").addr_bits)} if geo.weight_banks > 1 else {}),
+            # a bank deeper than a block RAM answers every piece's word, and the piece to take
+            # (``hw.weight_banks``); ``w.data`` is then unused
+            **({"w_pieces": In(geo.weight_pieces * geo.weight_word_bits),
+                "w_piece": In(geo.weight_banks * max(1, (geo.weight_pieces - 1).bit_length()))}
+               if geo.weight_pieces > 1 else {}),
             "result": Out(result_signature(geo)),
             "count": Out(geo.count_bits),     # pixels whose reads are all issued
             "busy": Out(1),                   # the array multiplies this cycle
@@ -113,7 +118,10 @@ class MacArray(wiring.Component):
                 "last": (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1), "group": group}
         s0 = register(m, tags, "s0")
         # the memories answer now; their outputs are registered before any logic
-        s1 = register(m, {**s0, "x": self.x.data, "zv": self.z.data, "w": self.w.data}, "s1")
+        pieced = geo.weight_pieces > 1
+        s1 = register(m, {**s0, "x": self.x.data, "zv": self.z.data,
+                          "w": self.w_pieces if pieced else self.w.data,
+                          **({"w_piece": self.w_piece} if pieced else {})}, "s1")
         # the operands cross the chip from the memories to the DSP rows in registered steps:
         # the operand multiplexer's register, then one copy a PE lane (a kept module, which
         # Yosys cannot merge back) beside its row of multipliers, through a tree of copies
@@ -121,8 +129,9 @@ class MacArray(wiring.Component):
         # through as many registers beside their multipliers
         copy_levels = tree_levels(pe)
         operand = Mux(s1["z"], s1["zv"], Mux(s1["inside"], s1["x"], 0))
-        tags = {k: v for k, v in s1.items() if k not in ("x", "zv", "w")}
-        s1b = register(m, {**tags, "x": operand, "w": s1["w"]}, "s1b")
+        tags = {k: v for k, v in s1.items() if k not in ("x", "zv", "w", "w_piece")}
+        weights = self._weight_piece(s1["w"], s1["w_piece"]) if pieced else s1["w"]
+        s1b = register(m, {**tags, "x": operand, "w": weights}, "s1b")
         # then each copy and the weights once more (``util.NEAR_DSP``): a register the placer puts
         # beside the very DSP block it feeds, so no cycle holds a route across the DSP row
         xs = [lanes(register(m, {"x": copy}, f"x{lane}_near")["x"], simd, f.data_bits)
@@ -168,6 +177,21 @@ class MacArray(wiring.Component):
                              res.acc_a.eq(Cat(*(Const(a, signed(f.acc_bits)) if isinstance(a, int)
                                                 else a[:f.acc_bits] for a in final_a)))]
         return m
+
+    def _weight_piece(self, words, piece):
+        """The weight word from the pieces' words (piece-major, banks within): each bank's
+        own piece (``piece``, one index a bank), picked between the memory register and the
+        operand register."""
+        geo = self.geo
+        banks, word = geo.weight_banks, geo.weight_word_bits
+        bank_bits = word // banks
+        index_bits = len(piece) // banks
+        picked = []
+        for b in range(banks):
+            options = [words[k * word + b * bank_bits:k * word + (b + 1) * bank_bits]
+                       for k in range(geo.weight_pieces)]
+            picked.append(Array(options)[piece[b * index_bits:(b + 1) * index_bits]])
+        return Cat(*picked)
 
     def _tiles(self, m, cur, pixel_end, og):
         """External weights: the passes over a frame, one an output-channel tile.  The weight

@@ -96,7 +96,8 @@ class XvolutionEngine(wiring.Component):
         banked = geo.weight_banks > 1
         for r in geo.memory_regions:
             if banked and r.name == "w_mac":  # one memory a PE lane, read below
-                m.submodules.w_mac = banks = WeightBanks(r, geo.weight_banks)
+                m.submodules.w_mac = banks = WeightBanks(r, geo.weight_banks,
+                                                         geo.weight_piece_words)
                 wiring.connect(m, loader.mem.w_mac, banks.write)
                 continue
             params[r.name] = mem = add_memory(m, r.name, unsigned(r.lanes * r.bits), r.depth)
@@ -108,7 +109,11 @@ class XvolutionEngine(wiring.Component):
         if geo.cfg.external_weights:
             self._weight_tiles(m, loader, mac)
         elif banked:
-            m.d.comb += [banks.r_next.eq(mac.w_next), mac.w.data.eq(banks.r_data)]
+            m.d.comb += banks.r_next.eq(mac.w_next)
+            if geo.weight_pieces > 1:
+                m.d.comb += [mac.w_pieces.eq(banks.r_data), mac.w_piece.eq(banks.r_piece)]
+            else:
+                m.d.comb += mac.w.data.eq(banks.r_data)
         else:
             wiring.connect(m, mac.w, params["w_mac"].read_port())
         m.d.comb += [att.scalars.eq(loader.scalars), out.s_out.eq(loader.s_out)]

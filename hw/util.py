@@ -1,6 +1,8 @@
 """Small pieces of logic shared by the engine's blocks."""
 from __future__ import annotations
 
+import math
+
 from amaranth.hdl import Array, Const, Mux, Signal, signed
 
 from .geometry import Geometry
@@ -16,6 +18,20 @@ NEAR_DSP = 1
 DOT_DONE = 5 + NEAR_DSP + Requantizer.LATENCY
 #: the extra cycles of a dot product taken in parts: the part select, the sum of the parts
 DOT_PARTS_EXTRA = 2
+#: the most products a dot product sums in one cycle; more are summed in two registered steps,
+#: groups of about their square root, then the groups' sums (``dot_sum_cycles``): a kernel
+#: generator's 16 products in one cycle were 23 cells (a C = 64 layer's placed critical path)
+DOT_ONE_CYCLE_TERMS = 4
+
+
+def dot_sum_cycles(terms: int) -> int:
+    """Cycles ``dot_requantize`` takes to sum ``terms`` products."""
+    return 1 if terms <= DOT_ONE_CYCLE_TERMS else 2
+
+
+def dot_done(terms: int) -> int:
+    """``DOT_DONE`` for a dot product of ``terms`` products a cycle."""
+    return DOT_DONE + dot_sum_cycles(terms) - 1
 #: cycles from a start condition holding to the first issue, with ``row_sequencer``'s registered
 #: start
 REGISTERED_START_WAIT = 1
@@ -183,7 +199,8 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
     requantizer, ``tags`` (with "valid") delayed alongside.  With tags "first" and "last" the
     pairs are parts of one dot product, summed over the cycles from first to last before the
     requantizer (one cycle more: ``DOT_PARTS_EXTRA``).  The operands (and ``zero_unless``)
-    are registered once more first, beside the DSP blocks (``NEAR_DSP``)."""
+    are registered once more first, beside the DSP blocks (``NEAR_DSP``).  More than
+    ``DOT_ONE_CYCLE_TERMS`` products are summed in two cycles (``dot_done``)."""
     pairs, tags, zero_unless = near_dsp(m, pairs, tags, zero_unless, name)
     products = [Signal(signed(len(a) + len(b)), name=f"{name}_prod{i}")
                 for i, (a, b) in enumerate(pairs)]
@@ -191,7 +208,17 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
                  for p, (a, b) in zip(products, pairs)]
     t2 = register(m, tags, f"{name}_s2")
     dot = Signal(signed(width), name=f"{name}_dot")
-    m.d.sync += dot.eq(sum(products))
+    if dot_sum_cycles(len(products)) == 1:
+        m.d.sync += dot.eq(sum(products))
+    else:  # groups of about sqrt(terms) products, then their sums: half the tree a cycle
+        group = math.isqrt(len(products) - 1) + 1
+        partial = []
+        for i in range(0, len(products), group):
+            part = Signal(signed(width), name=f"{name}_part{i // group}")
+            m.d.sync += part.eq(sum(products[i:i + group]))
+            partial.append(part)
+        m.d.sync += dot.eq(sum(partial))
+        t2 = register(m, t2, f"{name}_s2b")
     t3 = register(m, t2, f"{name}_s3")
     if "first" in t3:  # the dot product comes in parts, tagged "first" .. "last": add them up
         total = Signal(signed(width), name=f"{name}_total")

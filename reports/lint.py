@@ -49,15 +49,15 @@ def verilator_lint(cfg: XvConfig, workdir: Path) -> tuple[int, str]:
 
 def yosys_check(cfg: XvConfig, workdir: Path) -> tuple[int, str]:
     """(exit code, log) of Yosys: elaborate, check -assert, and assert no latch cells, and
-    that the MAC array's kept operand copies (one a PE lane) survive flattening and
-    ``opt_merge``."""
-    from hw.kept_register import KEPT_PREFIX
+    that the MAC array's kept operand copies (one a PE lane, and the levels of their tree)
+    survive flattening and ``opt_merge``."""
+    from hw.kept_register import KEPT_PREFIX, tree_copies
 
     workdir = Path(workdir)
     write_verilog(cfg, workdir / "check.v")
     script = (f"read_verilog check.v; hierarchy -check -top {TOP}; proc; flatten; opt_clean; "
               "check -assert; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$sr; "
-              f"opt_merge; select -assert-count {cfg.pe} t:*.mac.{KEPT_PREFIX}x*")
+              f"opt_merge; select -assert-count {tree_copies(cfg.pe)} t:*.mac.{KEPT_PREFIX}x*")
     bin_dir = Path(sys.executable).parent
     # YoWASP cannot open absolute /tmp paths: run in the folder with a relative name.  A run
     # killed by a signal is the WebAssembly runtime crashing (once seen: SIGBUS while two

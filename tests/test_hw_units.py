@@ -143,7 +143,7 @@ def test_kept_tree_copies_every_leaf_with_bounded_fanout(leaves, levels):
     """Each leaf of ``kept_tree`` is its input ``tree_levels`` cycles later, and no register
     drives more than ``FANOUT`` copies of the next level."""
     from amaranth.hdl import Module, Signal
-    from hw.kept_register import FANOUT, KEPT_PREFIX, kept_tree, tree_levels
+    from hw.kept_register import FANOUT, KEPT_PREFIX, kept_tree, tree_copies, tree_levels
 
     assert tree_levels(leaves) == levels
     m, value = Module(), Signal(8)
@@ -152,7 +152,7 @@ def test_kept_tree_copies_every_leaf_with_bounded_fanout(leaves, levels):
     per_level = [leaves]
     while len(per_level) < levels:
         per_level.append(-(-per_level[-1] // FANOUT))
-    assert len(kept) == sum(per_level)  # the leaves and each level's copies, nothing more
+    assert len(kept) == sum(per_level) == tree_copies(leaves)  # the leaves and each level's
     assert per_level[-1] <= FANOUT  # the input drives at most FANOUT copies too
 
     sim = Simulator(m)
@@ -167,6 +167,54 @@ def test_kept_tree_copies_every_leaf_with_bounded_fanout(leaves, levels):
             seen.append([ctx.get(o) for o in outs])
         for cycle in range(levels, len(stimulus)):
             assert seen[cycle - 1] == [stimulus[cycle - levels]] * leaves
+
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("workload, simd, pe, pieces", [
+    ("tiny", 8, 8, 1),     # 10 words: one block RAM deep
+    ("stage2", 8, 16, 3),  # 1280 words of 64 bits a bank: 512 + 512 + 256
+    ("stage2", 8, 8, 5),   # 2560 words
+])
+def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, pieces):
+    """A bank deeper than a block RAM is pieces of ``bram_words``; reading address a, the
+    piece ``a // piece_words`` of ``r_data`` holds the word written at a, and ``r_piece``
+    names that piece for every bank."""
+    from hw.geometry import bram_words
+    from hw.weight_banks import WeightBanks
+
+    geo = Geometry(preset(workload, simd=simd, pe=pe))
+    assert geo.weight_pieces == pieces
+    assert geo.weight_piece_words == bram_words(simd * geo.cfg.fmt.weight_bits) == 512
+    region = geo.region("w_mac")
+    region = type(region)(region.name, min(region.depth, 1100), region.lanes, region.bits)
+    dut = WeightBanks(region, geo.weight_banks, geo.weight_piece_words)
+    word_bits = region.lanes * region.bits
+    rng = random.Random(pieces)
+    words = {a: rng.getrandbits(word_bits)
+             for a in rng.sample(range(region.depth), min(40, region.depth))}
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        ctx.set(dut.write.en, (1 << region.lanes) - 1)
+        for addr, word in words.items():
+            ctx.set(dut.write.addr, addr)
+            ctx.set(dut.write.data, word)
+            await ctx.tick()
+        ctx.set(dut.write.en, 0)
+        await ctx.tick().repeat(2)  # the write port's kept copy
+        for addr, word in words.items():
+            ctx.set(dut.r_next, addr)
+            await ctx.tick().repeat(2)  # the address register, then the memory's
+            piece, _ = divmod(addr, dut.piece_words)
+            data = ctx.get(dut.r_data)
+            assert (data >> (piece * word_bits)) & ((1 << word_bits) - 1) == word
+            if dut.pieces > 1:
+                bits = dut.piece_bits
+                assert [(ctx.get(dut.r_piece) >> (b * bits)) & ((1 << bits) - 1)
+                        for b in range(geo.weight_banks)] == [piece] * geo.weight_banks
 
     sim.add_testbench(bench)
     sim.run()

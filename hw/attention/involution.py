@@ -19,7 +19,7 @@ from ..aggregation import WindowAggregation, agg_done
 from ..geometry import SLOTS
 from ..ports import add_memory
 from ..projection import Projection, projection_images, projection_regions
-from ..util import DOT_DONE
+from ..util import dot_done
 from .base import AttentionComponent, AttentionTiming, EngineForm, registered_agg_start
 from .involution_kernel import KernelUnit, bank_row_bits, hidden, kernel_regions, kernel_rows
 
@@ -84,7 +84,7 @@ class InvolutionForm(EngineForm):
         return registered_agg_start(geo, AttentionTiming(
             **self.projection_timing(geo),
             logit_span=rows, logit_reach=geo.reach, logit_slots=SLOTS,
-            logit_done=rows - 1 + DOT_DONE,
+            logit_done=rows - 1 + dot_done(hidden(geo.cfg)),
             agg_span=kk * geo.ci_chunks, agg_done=agg_done(geo, kk)))
 
     def fit_draw(self, shape: dict, rng) -> dict:

@@ -21,7 +21,7 @@ from golden.config import SHIFT_TAPS
 
 from ..geometry import SLOTS, Geometry, ceil_log2
 from ..ports import write_port
-from ..util import (DOT_DONE, DOT_PARTS_EXTRA, PixelCursor, dot_requantize, lanes, register,
+from ..util import (DOT_PARTS_EXTRA, PixelCursor, dot_done, dot_requantize, lanes, register,
                     registered_neighbour, row_sequencer, wrap_inc)
 from .qk import qk_members
 
@@ -42,7 +42,8 @@ def logit_parts(geo: Geometry) -> int:
 def logit_done(geo: Geometry) -> int:
     """Cycles from a pixel's start to the count showing it."""
     parts = logit_parts(geo)
-    return SHIFT_TAPS * parts - 1 + DOT_DONE + (DOT_PARTS_EXTRA if parts > 1 else 0)
+    return (SHIFT_TAPS * parts - 1 + dot_done(geo.cfg.d // parts)
+            + (DOT_PARTS_EXTRA if parts > 1 else 0))
 
 
 class LogitUnit(wiring.Component):

@@ -19,7 +19,7 @@ from ..ports import add_memory
 from .base import AttentionComponent, AttentionTiming
 from .qk import QkForm, project_qk
 from .sa_aggregation import SA_AGG_DONE, SaAggregation, sa_zacc_bits
-from .sa_softmax import RECIP_BITS, SA_SLOTS, SPAN_EXTRA, SoftmaxUnit, bank_addr_bits
+from .sa_softmax import RECIP_BITS, SA_SLOTS, SoftmaxUnit, bank_addr_bits, span_extra
 
 #: Largest frame the engine buffers (its x ring holds about 2N pixels, its logit bank N
 #: logits a query slot).
@@ -66,7 +66,7 @@ class SaForm(QkForm):
 
     def timing(self, geo):
         n = geo.cfg.n_pixels
-        span = 2 * n + SPAN_EXTRA
+        span = 2 * n + span_extra(geo.cfg)
         return AttentionTiming(
             **self.projection_timing(geo),
             logit_span=span, logit_reach=n, logit_slots=SA_SLOTS, logit_done=span,

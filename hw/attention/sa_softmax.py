@@ -12,7 +12,7 @@ logit-bank slot is free (the aggregation unit has issued pixel p - SA_SLOTS).  T
    cycles;
 5. max and R_p of the slot are held for the aggregation unit, the pixel is counted.
 
-So a pixel takes 2N + SPAN_EXTRA cycles; the aggregation unit recomputes e_pj from the bank
+So a pixel takes 2N + ``span_extra`` cycles; the aggregation unit recomputes e_pj from the bank
 and the slot's max as it sums e_pj x_j (recomputing is a 16-word table, cheaper than storing e).
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..geometry import Geometry, ceil_log2
 from ..ports import read_port, write_port
 from .sa_reciprocal import RECIP_BITS, Reciprocal
 from ..requant import Requantizer
-from ..util import NEAR_DSP, PixelCursor, dot_requantize, lanes, register
+from ..util import NEAR_DSP, PixelCursor, dot_requantize, dot_sum_cycles, lanes, register
 from .qk import qk_members
 
 EXP_BITS = EXP_FRAC_BITS + 1               # e in 0..2^15, unsigned
@@ -37,13 +37,21 @@ EXP_BITS = EXP_FRAC_BITS + 1               # e in 0..2^15, unsigned
 SA_SLOTS = 2
 
 #: cycles from pass 1's last issue to pass 2's first: operands beside the DSP blocks, products,
-#: dot product, requantizer, write
+#: dot product (of D <= ``DOT_ONE_CYCLE_TERMS`` products; ``drain_1``), requantizer, write
 DRAIN_1 = 4 + NEAR_DSP + Requantizer.LATENCY
 #: cycles from pass 2's last issue to the reciprocal's start: bank read, register, delta, e, sum
 DRAIN_2 = 4
-#: a pixel's cycles beyond its 2N issue cycles: start, the two drains, the reciprocal's start
-#: and latency
-SPAN_EXTRA = 1 + DRAIN_1 + DRAIN_2 + 1 + Reciprocal.LATENCY
+
+
+def drain_1(cfg) -> int:
+    """``DRAIN_1`` with the dot product's sum over D products (``dot_sum_cycles``)."""
+    return DRAIN_1 + dot_sum_cycles(cfg.d) - 1
+
+
+def span_extra(cfg) -> int:
+    """A pixel's cycles beyond its 2N issue cycles: start, the two drains, the reciprocal's
+    start and latency."""
+    return 1 + drain_1(cfg) + DRAIN_2 + 1 + Reciprocal.LATENCY
 
 
 #: width of a clamped max-subtracted logit difference
@@ -101,7 +109,7 @@ class SoftmaxUnit(wiring.Component):
         n, db, lb, kb = cfg.n_pixels, f.data_bits, sa_logit_bits(cfg), key_bits(cfg)
         cur = PixelCursor(geo, "smax")
         j = Signal(range(n))
-        wait = Signal(range(DRAIN_1 + 1))
+        wait = Signal(range(drain_1(cfg) + 1))
         slot = cur.pixel[:ceil_log2(SA_SLOTS)]
         key = (cur.pixel[:geo.addr_bits] - cur.pos + j)[:geo.addr_bits]  # pixel j of the frame
         m.d.comb += [self.q.addr.eq(cur.pixel[:geo.addr_bits]), self.k.addr.eq(key),
@@ -123,7 +131,7 @@ class SoftmaxUnit(wiring.Component):
                     m.d.sync += j.eq(0)
                     m.next = "PASS1"
             # a pass issues j = 0..N-1, one a cycle, then waits for its pipeline to drain
-            for state, issue, drain, after in (("PASS1", issue1, DRAIN_1, "PASS2"),
+            for state, issue, drain, after in (("PASS1", issue1, drain_1(cfg), "PASS2"),
                                                ("PASS2", issue2, DRAIN_2, "RECIP")):
                 with m.State(state):
                     m.d.comb += issue.eq(1)
