@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from golden.config import SWEEP_SHIFTS, SWEEP_SIZES, preset, sweep
 from hw.geometry import BLOCK_RAM_FILL, Geometry, choose_weights
-from hw.attention.sa_softmax import SPAN_EXTRA
+from hw.attention.sa_softmax import span_extra
 from sim.cycle_model import MemoryTiming, predict, weight_bandwidth
 
 from .bench import memory_misfit
@@ -461,7 +461,8 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         "G K^2 kernel values and K^2 x C_in products for involution), so their memory grows "
         "with W and their cycles with N, and the MAC array (the convolution) stays the "
         "bottleneck. Full SA attends every query to every pixel: the softmax unit computes N "
-        f"logits twice over (2N + {SPAN_EXTRA} cycles a query) and the aggregation "
+        f"logits twice over (2N + {span_extra(config('sa', SWEEP_SIZES[0], 1))} cycles a "
+        "query at the sweep's D) and the aggregation "
         "N x C_in / SIMD "
         "products, so its cycles grow with N^2 and, beyond a few dozen pixels, the attention "
         "units, not the MAC array, set the rate; it cannot emit the first output before the "
