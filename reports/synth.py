@@ -50,7 +50,10 @@ class SynthResult:
     seconds: float
     critical_path: str = ""     # the worst path nextpnr reports: from, to, logic vs routing
     speed: int | None = None    # nextpnr's speed grade (ECP5: 6 slowest, 8 fastest)
-    seed: int | None = None     # the placement seed that routed (None: the first, as before)
+    seed: int | None = None     # the placement seed kept (None: the first, as before)
+    # with a wanted clock (``synthesize(want_mhz=)``): every seed tried and its Fmax (None: it
+    # did not route), by seed
+    seed_fmax: dict[str, float | None] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -155,10 +158,14 @@ def multipliers_by_block(cfg: XvConfig, workdir: Path) -> dict[str, int]:
 
 def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.0,
                place: bool = True, router: str | None = None,
-               speed: int = SPEED_GRADES[0]) -> SynthResult:
+               speed: int = SPEED_GRADES[0], want_mhz: float | None = None,
+               placed: SynthResult | None = None) -> SynthResult:
     """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp.
     ``place`` False stops after Yosys (resources and fit, no Fmax); ``router`` picks nextpnr's
-    router (its default, router1, when None); ``speed`` the ECP5 speed grade."""
+    router (its default, router1, when None); ``speed`` the ECP5 speed grade; ``want_mhz``:
+    while the best placement so far is below it, the next of ``PLACEMENT_SEEDS`` is tried,
+    and the best is kept (every seed's Fmax in ``seed_fmax``); ``placed``: this netlist's
+    placement already made (its seed is not placed again)."""
     synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, capacity = TARGETS[target]
     t0 = time.time()
     workdir = Path(workdir)
@@ -180,20 +187,24 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     used = {"LUT": _count(stat, lut_n), "FF": _count(stat, ff_n), "DSP": _count(stat, dsp_n),
             "BRAM": _count(stat, bram_n)}
     over = [k for k, v in used.items() if v > capacity[k]]
-    fmax, note, path = None, "", ""
+    fmax, note, path, tried = None, "", "", None
     grade = ["--speed", str(speed)] if target.startswith("ecp5") else []
     if over:
         note = "does not fit: " + ", ".join(f"{k} {used[k]} > {capacity[k]}" for k in over)
     elif not place:
         note = "synthesis only (not placed)"
     else:
-        fmax, path, note, seed = _place_and_route(pnr, [*device, *grade], target, workdir,
-                                                  freq_mhz, router)
+        known = placed and (placed.fmax_mhz, placed.critical_path, "",
+                            placed.seed or PLACEMENT_SEEDS[0])
+        fmax, path, note, seed, tried = _place_and_route(pnr, [*device, *grade], target,
+                                                         workdir, freq_mhz, router, want_mhz,
+                                                         known)
     return SynthResult(target=target, luts=used["LUT"], ffs=used["FF"], dsps=used["DSP"],
                        brams=used["BRAM"], fits=not over and (not note or not place),
                        fmax_mhz=fmax, note=note, seconds=time.time() - t0,
                        critical_path=path, speed=speed if grade and place else None,
-                       seed=seed if place and seed != PLACEMENT_SEEDS[0] else None)
+                       seed=seed if place and seed != PLACEMENT_SEEDS[0] else None,
+                       seed_fmax=tried if want_mhz else None)
 
 
 #: nextpnr's placement seeds, tried in turn until one routes: router2 sometimes cannot reach
@@ -203,11 +214,18 @@ PLACEMENT_SEEDS = (1, 2, 3)
 
 
 def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: float,
-                     router: str | None):
-    """nextpnr with each of ``PLACEMENT_SEEDS`` until one routes.  Returns (Fmax, critical
-    path, note, seed): the note names each seed's error when none routed."""
-    errors = []
+                     router: str | None, want_mhz: float | None = None, known=None):
+    """nextpnr with each of ``PLACEMENT_SEEDS`` until one routes (and, with ``want_mhz``,
+    until one reaches it; the best is kept).  ``known``: (Fmax, critical path, note, seed) of
+    a placement already made, whose seed and those before it are not placed again.  Returns
+    (Fmax, critical path, note, seed, every seed tried: its Fmax or None): the note names each
+    seed's error when none routed."""
+    errors, tried, best = [], {}, known
+    if known:
+        tried[str(known[3])] = known[0]
     for seed in PLACEMENT_SEEDS:
+        if known and seed <= known[3]:
+            continue
         try:
             _run([pnr, *args, "--json", f"{target}.json", "--freq", str(freq_mhz),
                   "--timing-allow-fail", "--report", f"{target}_report.json", "--seed",
@@ -217,12 +235,19 @@ def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq
             lines = [line for line in (workdir / f"{target}_pnr.log").read_text().splitlines()
                      if line.startswith("ERROR")]
             errors.append(f"seed {seed}: {lines[0] if lines else err}")
+            tried[str(seed)] = None
             continue
         report = json.loads((workdir / f"{target}_report.json").read_text())
         clocks = report.get("fmax", {})
         fmax = min(v["achieved"] for v in clocks.values()) if clocks else None
-        return fmax, critical_path(report), "", seed
-    return None, "", "place and route failed: " + "; ".join(errors), None
+        tried[str(seed)] = fmax
+        if best is None or (fmax or 0) > (best[0] or 0):
+            best = (fmax, critical_path(report), "", seed)
+        if want_mhz is None or (fmax or 0) >= want_mhz:
+            break
+    if best is None:
+        return None, "", "place and route failed: " + "; ".join(errors), None, tried
+    return (*best, tried)
 
 
 def relative_workdir(cfg: XvConfig, root: Path) -> Path:
@@ -235,24 +260,37 @@ def relative_workdir(cfg: XvConfig, root: Path) -> Path:
 
 
 def synthesize_cached(cfg: XvConfig, target: str, root: Path, place: bool = True,
-                      router: str | None = None, speed: int = SPEED_GRADES[0]) -> SynthResult:
+                      router: str | None = None, speed: int = SPEED_GRADES[0],
+                      want_mhz: float | None = None) -> SynthResult:
     """``synthesize``, its result cached under build/synth-cache/ by the SHA-256 of the
     generated Verilog and the flow's options (a rerun after a report change, or of a design
-    another report already built, does not place and route again)."""
+    another report already built, does not place and route again).  With ``want_mhz`` a
+    cached first placement that reaches it is used as it is."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         verilog = write_verilog(cfg, Path(tmp) / "engine.v").read_bytes()
     options = f"{target} place={place} {router}" + (f" speed={speed}" if speed != 6 else "")
     wrapper = wrapper_verilog(engine_ports(verilog.decode()), target).encode()
-    key = hashlib.sha256(verilog + wrapper + options.encode()).hexdigest()[:16]
-    cache = root / "build" / "synth-cache" / f"{key}.json"
-    if cache.exists():
-        cached = SynthResult(**json.loads(cache.read_text()))
-        if not cached.note.startswith("place and route failed"):  # a failure is tried again
-            return cached
-    result = synthesize(cfg, target, relative_workdir(cfg, root), place=place, router=router,
-                        speed=speed)
+
+    def cache_file(extra: str = "") -> Path:
+        key = hashlib.sha256(verilog + wrapper + (options + extra).encode()).hexdigest()[:16]
+        return root / "build" / "synth-cache" / f"{key}.json"
+
+    def cached(path: Path) -> SynthResult | None:
+        if not path.exists():
+            return None
+        result = SynthResult(**json.loads(path.read_text()))
+        # a failure is tried again
+        return None if result.note.startswith("place and route failed") else result
+
+    first = cached(cache_file())
+    if first and (not want_mhz or not place or (first.fmax_mhz or 0) >= want_mhz):
+        return first
+    cache = cache_file(f" want={want_mhz}" if want_mhz and place else "")
+    result = cached(cache) or synthesize(cfg, target, relative_workdir(cfg, root), place=place,
+                                         router=router, speed=speed, want_mhz=want_mhz,
+                                         placed=first)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result.as_dict()))
     return result

@@ -1,0 +1,54 @@
+"""The placement-seed sweep of reports/synth.py, with nextpnr replaced by a stand-in that
+reports a given Fmax per seed (the real flow is `make bench`)."""
+import json
+
+import pytest
+
+import reports.synth as synth
+
+
+def fake_nextpnr(monkeypatch, fmax_by_seed: dict):
+    """``_run`` writes the report nextpnr would for the seed it is given (or fails, where the
+    seed's Fmax is None); returns the seeds placed, in order."""
+    placed = []
+
+    def run(cmd, workdir, log):
+        seed = int(cmd[cmd.index("--seed") + 1])
+        placed.append(seed)
+        log.write_text("ERROR: Failed to route\n" if fmax_by_seed[seed] is None else "")
+        if fmax_by_seed[seed] is None:
+            raise RuntimeError("nextpnr failed")
+        step = {"type": "logic", "delay": 1000 / fmax_by_seed[seed],
+                "from": {"cell": f"a{seed}"}, "to": {"cell": f"b{seed}"}}
+        (workdir / "t_report.json").write_text(json.dumps({
+            "fmax": {"clk": {"achieved": fmax_by_seed[seed]}},
+            "critical_paths": [{"path": [step]}]}))
+
+    monkeypatch.setattr(synth, "_run", run)
+    return placed
+
+
+@pytest.mark.parametrize("fmax_by_seed, want, placed, kept", [
+    ({1: 95.0, 2: 103.0, 3: 99.0}, 100.0, [1, 2], 2),        # stops at the first that reaches
+    ({1: 95.0, 2: 91.0, 3: 97.0}, 100.0, [1, 2, 3], 3),      # none does: the best
+    ({1: 105.0, 2: 90.0, 3: 90.0}, 100.0, [1], 1),
+    ({1: None, 2: 96.0, 3: 94.0}, 100.0, [1, 2, 3], 2),      # seed 1 does not route
+    ({1: 95.0, 2: 103.0, 3: 99.0}, None, [1], 1),            # no target: the first that routes
+])
+def test_seed_sweep_keeps_the_best_placement(monkeypatch, tmp_path, fmax_by_seed, want,
+                                             placed, kept):
+    seen = fake_nextpnr(monkeypatch, fmax_by_seed)
+    fmax, path, note, seed, tried = synth._place_and_route("nextpnr", [], "t", tmp_path, 100.0,
+                                                           None, want)
+    assert seen == placed and seed == kept and fmax == fmax_by_seed[kept] and note == ""
+    assert path.startswith(f"a{kept} -> b{kept}")
+    assert tried == {str(s): fmax_by_seed[s] for s in placed}
+
+
+def test_seed_sweep_does_not_place_a_known_seed_again(monkeypatch, tmp_path):
+    seen = fake_nextpnr(monkeypatch, {1: 95.0, 2: 93.0, 3: 98.0})
+    known = (95.0, "x -> y", "", 1)
+    fmax, _, _, seed, tried = synth._place_and_route("nextpnr", [], "t", tmp_path, 100.0, None,
+                                                     100.0, known)
+    assert seen == [2, 3] and (fmax, seed) == (98.0, 3)
+    assert tried == {"1": 95.0, "2": 93.0, "3": 98.0}
