@@ -204,7 +204,7 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
             ctx.set(dut.write.data, word)
             await ctx.tick()
         ctx.set(dut.write.en, 0)
-        await ctx.tick().repeat(2)  # the write port's kept copy
+        await ctx.tick().repeat(3)  # the write port's kept copies (a group's, a bank's)
         for addr, word in words.items():
             ctx.set(dut.r_next, addr)
             await ctx.tick().repeat(2)  # the address register, then the memory's
