@@ -51,7 +51,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from .compare import run
 
-    path = run(synth=not args.no_synth, sim=not args.no_sim, out=args.out)
+    path = run(synth=not args.no_synth, sim=not args.no_sim, out=args.out,
+               place_large=not args.no_large_place)
     print(f"wrote {path}")
     points = json.loads((ROOT / "build" / "compare.json").read_text())["points"]
     wrong = [p for p in points if p["rtl_cycles"] is not None
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "docs/pssa-vs-sa.md")
     p.add_argument("--no-synth", action="store_true", help="skip synthesis (model and RTL only)")
     p.add_argument("--no-sim", action="store_true", help="skip the RTL simulations")
+    p.add_argument("--no-large-place", action="store_true",
+                   help="synthesize the paper's layers but do not place them (about an hour)")
     p.add_argument("--out", type=lambda s: Path(s).resolve(),
                    help="report path (default docs/pssa-vs-sa.md; the plot goes beside it)")
     p.set_defaults(run=cmd_compare)

@@ -144,12 +144,13 @@ def simulate(p: Point) -> int:
     return run_vectors(folder, "verilator")["cycles"]
 
 
-def synthesize_point(p: Point) -> SynthResult:
+def synthesize_point(p: Point, large_placed=LARGE_PLACED) -> SynthResult:
     """Synthesis result of a point (cached by the Verilog's SHA-256, ``synthesize_cached``: a
-    rerun after a report change does not place and route again)."""
+    rerun after a report change does not place and route again); of the paper's layers those
+    in ``large_placed`` are placed."""
     cfg = config(p.form, p.size, p.shift, p.workload)
     place = ((p.workload == "sweep" and p.size in PLACED)
-             or (p.workload, p.form) in LARGE_PLACED)
+             or (p.workload, p.form) in large_placed)
     router = LARGE_ROUTER if p.workload in LARGE else ROUTER
     return memory_misfit(cfg) or synthesize_cached(cfg, ECP5, ROOT, place=place, router=router)
 
@@ -168,7 +169,11 @@ def fixed_point_errors() -> list[dict]:
     return rows
 
 
-def run(synth: bool = True, sim: bool = True, out: Path | None = None) -> Path:
+def run(synth: bool = True, sim: bool = True, out: Path | None = None,
+        place_large: bool = True) -> Path:
+    """``place_large`` False: the paper's layers in ``LARGE_PLACED`` are synthesized but not
+    placed (their placement takes about an hour)."""
+    large_placed = LARGE_PLACED if place_large else set()
     out = out or ROOT / "docs" / "pssa-vs-sa.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     pts = points()
@@ -182,11 +187,11 @@ def run(synth: bool = True, sim: bool = True, out: Path | None = None) -> Path:
             (p.workload == "sweep" and p.size in PLACED + SYNTHESIZED)
             or (p.workload, p.form) in large)]
         for p in tqdm(todo, desc="synthesis (ECP5-85F)", unit="engine"):
-            p.synth = synthesize_point(p).as_dict()
+            p.synth = synthesize_point(p, large_placed).as_dict()
             tqdm.write(f"{p.workload}{p.size} {p.form}: {json.dumps(p.synth)}")
     errors = fixed_point_errors()
     plot(pts, out.with_suffix(".png"))
-    write_report(pts, errors, out, out.with_suffix(".png").name, synth)
+    write_report(pts, errors, out, out.with_suffix(".png").name, synth, large_placed)
     (ROOT / "build").mkdir(exist_ok=True)
     (ROOT / "build" / "compare.json").write_text(json.dumps(
         {"points": [asdict(p) for p in pts], "errors": errors}, indent=2))
@@ -372,7 +377,8 @@ def bandwidth_section(pts, sweep_points: dict, plot_name: str) -> list[str]:
     return lines
 
 
-def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
+def write_report(pts, errors, path: Path, plot_name: str, synth: bool,
+                 large_placed=LARGE_PLACED) -> None:
     simd, pe = PARALLEL
     lines = [
         "# PSSA versus involution versus full self-attention, in hardware, against the plain "
@@ -397,9 +403,12 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool) -> None:
         "router2 stalled), placed at "
         f"{', '.join(f'{s} x {s}' for s in PLACED)}, Yosys only at "
         f"{', '.join(f'{s} x {s}' for s in SYNTHESIZED)}; of the paper's layers, "
-        + ", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_PLACED)) + " placed, "
-        + (", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_SYNTHESIZED)) + " Yosys only, "
-           if LARGE_SYNTHESIZED else "")
+        + "".join(f"{w} {NAMES[f]} placed, " for w, f in sorted(large_placed))
+        + ", ".join(f"{w} {NAMES[f]}" for w, f in sorted(LARGE_SYNTHESIZED
+                                                        | (LARGE_PLACED - large_placed)))
+        + " Yosys only"
+        + (" (stage3 PSSA not placed in this run: `--no-large-place`, its placement takes "
+           "about an hour), " if LARGE_PLACED - large_placed else ", ")
         + "the other forms from the model (a C = 256 design takes Yosys and nextpnr about "
         "half an hour on two cores); a design whose memories exceed the "
         "device's 3.7 Mbit of block RAM is reported as not fitting without synthesis.",
