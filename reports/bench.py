@@ -244,7 +244,7 @@ def _seeds(synth) -> str:
     placed."""
     tried = synth.seed_fmax or {}
     if len(tried) > 1:
-        each = ", ".join(f"seed {k}: " + ("did not route" if v is None else f"{v:.1f}")
+        each = ", ".join(f"{k}: " + ("did not route" if v is None else f"{v:.1f}")
                          for k, v in tried.items())
         return f" (best of placement seeds {each})"
     return f" (placement seed {synth.seed}: seed 1 did not route)" if synth.seed else ""
