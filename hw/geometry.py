@@ -259,6 +259,11 @@ class Geometry:
         return -(-self.region("w_mac").depth // self.weight_piece_words)
 
     @property
+    def weight_piece_bits(self) -> int:
+        """Width of a bank's piece index (``hw.weight_banks``, the MAC array's ``w_piece``)."""
+        return max(1, ceil_log2(self.weight_pieces))
+
+    @property
     def beats_per_word(self) -> int:
         """AXI4 data beats a weight word takes (zero-padded)."""
         return -(-self.weight_word_bits // self.cfg.axi_bits)

@@ -53,7 +53,7 @@ class MacArray(wiring.Component):
             # a bank deeper than a block RAM answers every piece's word, and the piece to take
             # (``hw.weight_banks``); ``w.data`` is then unused
             **({"w_pieces": In(geo.weight_pieces * geo.weight_word_bits),
-                "w_piece": In(geo.weight_banks * max(1, (geo.weight_pieces - 1).bit_length()))}
+                "w_piece": In(geo.weight_banks * geo.weight_piece_bits)}
                if geo.weight_pieces > 1 else {}),
             "result": Out(result_signature(geo)),
             "count": Out(geo.count_bits),     # pixels whose reads are all issued

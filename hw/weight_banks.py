@@ -28,7 +28,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 
-from .geometry import Region
+from .geometry import Region, ceil_log2
 from .kept_register import FANOUT, kept_copies
 from .ports import add_memory
 
@@ -79,7 +79,7 @@ class WeightBanks(wiring.Component):
 
     @property
     def piece_bits(self) -> int:
-        return max(1, (self.pieces - 1).bit_length())
+        return max(1, ceil_log2(self.pieces))  # as ``Geometry.weight_piece_bits``
 
     def elaborate(self, platform):
         m = Module()

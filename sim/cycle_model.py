@@ -104,7 +104,7 @@ def predict(cfg: XvConfig, frames: int = 1,
     weights, the memory ``memory`` describes)."""
     geo = Geometry(cfg)
     n_px, total, tiles = cfg.n_pixels, cfg.n_pixels * frames, cfg.tiles
-    mac_span = geo.tile_groups * cfg.taps * geo.ci_chunks  # a pixel, one tile's groups
+    mac_span = geo.tile_words  # a pixel: one tile's weight words, one a cycle
     items = total * tiles  # the MAC array's (frame, tile, pixel) in order
     att = geo.form.timing(geo)
     proj_span, agg_span, logit_span = att.proj_span, att.agg_span, att.logit_span

@@ -81,7 +81,7 @@ def registered_agg_start(geo: Geometry, timing: AttentionTiming) -> AttentionTim
     - logit slots: pixel p's logits start once the aggregation has issued p - logit_slots,
       and the aggregation starts p ``logit_done`` after them."""
     wait = REGISTERED_START_WAIT
-    mac_span = geo.tile_groups * geo.cfg.taps * geo.ci_chunks
+    mac_span = geo.tile_words  # the MAC array's cycles a pixel: a tile's words
     z_loop = mac_span + wait + timing.agg_span - 1 + timing.agg_done + WINDOW_WAIT
     logit_loop = timing.agg_span + timing.logit_wait + timing.logit_done + wait
     fits = (z_loop <= geo.z_slots * mac_span and logit_loop <= timing.logit_slots * mac_span)
