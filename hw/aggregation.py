@@ -27,6 +27,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .dsp import in_dsp, multiply
 from .geometry import SLOTS, Geometry, ceil_log2
 from .kept_register import kept_copies
 from .ports import read_port, write_port
@@ -143,10 +144,13 @@ class WindowAggregation(wiring.Component):
         weights = [copy.as_signed()
                    for copy in kept_copies(m, self.a.data, [f"a{s}" for s in range(simd)])]
         tags = {k: v for k, v in s1.items() if k != "x"}
+        inside = tags["inside"]  # before ``near_dsp``: the ECP5 form's zero (``hw.dsp``)
         pairs, tags, _ = near_dsp(m, list(zip(weights, lanes(s1["x"], simd, db))), tags, None,
-                                  "agg")
+                                  "agg", platform)
+        inside = inside if in_dsp(platform) else tags["inside"]
         prods = [Signal(signed(2 * db), name=f"ax{s}") for s in range(simd)]
-        m.d.sync += [p.eq(Mux(tags["inside"], a * xv, 0)) for p, (a, xv) in zip(prods, pairs)]
+        for s, (p, (a, xv)) in enumerate(zip(prods, pairs)):
+            multiply(m, platform, p, a, xv, f"mul{s}", zero_unless=inside)
         s2 = register(m, tags, "s2")
         z_acc = [Signal(signed(f.acc_bits), name=f"zacc{s}") for s in range(simd)]
         with m.If(s2["valid"]):

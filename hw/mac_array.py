@@ -12,10 +12,13 @@ only started with a credit from the output FIFO, so results never need back-pres
 """
 from __future__ import annotations
 
+from functools import partial
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .dsp import in_dsp, multiply
 from .geometry import Geometry, ceil_log2
 from .kept_register import kept_tree, tree_levels
 from .ports import read_port, region_read_port
@@ -134,12 +137,14 @@ class MacArray(wiring.Component):
         s1b = register(m, {**tags, "x": operand, "w": weights}, "s1b")
         # then each copy and the weights once more (``util.NEAR_DSP``): a register the placer puts
         # beside the very DSP block it feeds, so no cycle holds a route across the DSP row
-        xs = [lanes(register(m, {"x": copy}, f"x{lane}_near")["x"], simd, f.data_bits)
+        # (in the ECP5 form the DSP blocks' input registers, ``hw.dsp``)
+        near = (lambda values, name: values) if in_dsp(platform) else partial(register, m)
+        xs = [lanes(near({"x": copy}, f"x{lane}_near")["x"], simd, f.data_bits)
               for lane, copy in enumerate(kept_tree(m, s1b["x"], "x", pe))]
         w_near = {"w": s1b["w"]}
         for level in range(copy_levels):
             w_near = register(m, w_near, f"s1c{level}" if level else "s1c")
-        ws = lanes(register(m, w_near, "s1d")["w"], pe * simd, f.weight_bits)
+        ws = lanes(near(w_near, "s1d")["w"], pe * simd, f.weight_bits)
         s2 = tags
         for stage in ("s2d", "s2c", *(f"s2c{level}" for level in range(1, copy_levels)),
                       "s2b", "s2"):
@@ -149,7 +154,7 @@ class MacArray(wiring.Component):
             row_p = []
             for s in range(simd):
                 p = Signal(signed(f.data_bits + f.weight_bits), name=f"prod_{lane}_{s}")
-                m.d.sync += p.eq(ws[lane * simd + s] * xs[lane][s])
+                multiply(m, platform, p, ws[lane * simd + s], xs[lane][s], f"mul_{lane}_{s}")
                 row_p.append(p)
             products.append(row_p)
         # each PE lane's SIMD products summed in two registered steps: pairs beside the DSP

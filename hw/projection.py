@@ -22,6 +22,7 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .dsp import in_dsp, multiply
 from .ports import region_read_port, write_port
 from .geometry import Geometry, Region
 from .requant import Requantizer
@@ -90,7 +91,10 @@ class Projection(wiring.Component):
         s0 = register(m, {"valid": issue, "g": g, "first": self.chunk.p.index == 0,
                           "last": self.chunk.p.end, "x": self.chunk.p.data}, "s0")
         s1 = register(m, {**s0, "w": self.w.data}, "s1")  # memory output registered
-        s1 = register(m, s1, "s1d")  # again, beside the DSP blocks (``NEAR_DSP``)
+        # again, beside the DSP blocks (``NEAR_DSP``; in the ECP5 form the operands' register
+        # is the DSP blocks' own, ``hw.dsp``)
+        operands = {k: s1.pop(k) for k in ("x", "w")} if in_dsp(platform) else {}
+        s1 = {**register(m, s1, "s1d"), **operands}
 
         # products, then one sum per row
         weights = lanes(s1["w"], pj * simd, f.weight_bits)
@@ -99,7 +103,8 @@ class Projection(wiring.Component):
         prods = [[Signal(signed(f.data_bits + f.weight_bits), name=f"prod{l}_{s}")
                   for s in range(simd)] for l in range(pj)]
         for l in range(pj):
-            m.d.sync += [prods[l][s].eq(weights[l * simd + s] * xs[s]) for s in range(simd)]
+            for s in range(simd):
+                multiply(m, platform, prods[l][s], weights[l * simd + s], xs[s], f"mul{l}_{s}")
         # each row's SIMD products summed in two registered steps (pairs, then the row)
         s3a = register(m, s2, "s3a")
         s3 = register(m, s3a, "s3")

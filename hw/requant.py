@@ -14,11 +14,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .dsp import DSP_BITS, in_dsp, multiply
 from .kept_register import kept_copies
 
 
-#: Signed operand width of one DSP multiplier (ECP5 MULT18X18D, iCE40 SB_MAC16 is 16).
-DSP_BITS = 18
 SPLIT = DSP_BITS - 1  # low bits of a split accumulator, as an unsigned operand
 
 
@@ -61,6 +60,10 @@ class Requantizer(wiring.Component):
             m.d.sync += [acc.eq(getattr(self, f"acc{i}")),
                          mult.eq(Cat(getattr(self, f"mult{i}"), Const(0, 1)).as_signed())]
             # stage 2: again, beside the DSP blocks: the operands cross the chip in two steps
+            # (in the ECP5 form this register is the DSP blocks' own, ``hw.dsp``)
+            if in_dsp(platform):
+                terms.append((acc, [mult] * dsp_blocks(width)))
+                continue
             acc_d = Signal.like(acc, name=f"acc{i}_d")
             m.d.sync += acc_d.eq(acc)
             terms.append((acc_d, self._multiplier_copies(m, i, mult, width)))
@@ -73,7 +76,7 @@ class Requantizer(wiring.Component):
                 [(Cat(acc[:SPLIT], Const(0, 1)).as_signed(), 0), (acc[SPLIT:].as_signed(), SPLIT)]
             for k, ((piece, offset), mult) in enumerate(zip(pieces, mults)):
                 p = Signal(signed(piece.shape().width + mult.shape().width), name=f"prod{i}_{k}")
-                m.d.sync += p.eq(piece * mult)
+                multiply(m, platform, p, piece, mult, f"mul{i}_{k}")
                 partials.append((p, offset))
         shift2, bias2 = Signal.like(shift1), Signal.like(bias1)
         rounding = Signal(self._sum_bits)

@@ -5,6 +5,7 @@ import math
 
 from amaranth.hdl import Array, Const, Mux, Signal, signed
 
+from .dsp import in_dsp, multiply
 from .geometry import Geometry
 from .requant import Requantizer
 
@@ -191,7 +192,7 @@ def row_sequencer(m, cur: PixelCursor, rows: int, start, start_next=None):
 
 
 def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, shift,
-                   zero_unless=None, name: str = "rq"):
+                   zero_unless=None, name: str = "rq", platform=None):
     """The pipeline the attention units' dot products share: registered products of the
     operand ``pairs`` (0 where ``zero_unless`` is 0), their registered sum (``width`` bits, the
     worst case), and a requantizer by ``mult`` (a value, or the name of a tag that travels with
@@ -200,12 +201,13 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
     pairs are parts of one dot product, summed over the cycles from first to last before the
     requantizer (one cycle more: ``DOT_PARTS_EXTRA``).  The operands (and ``zero_unless``)
     are registered once more first, beside the DSP blocks (``NEAR_DSP``).  More than
-    ``DOT_ONE_CYCLE_TERMS`` products are summed in two cycles (``dot_done``)."""
-    pairs, tags, zero_unless = near_dsp(m, pairs, tags, zero_unless, name)
+    ``DOT_ONE_CYCLE_TERMS`` products are summed in two cycles (``dot_done``).  ``platform``:
+    the build's (``hw.dsp``: the multipliers' form)."""
+    pairs, tags, zero_unless = near_dsp(m, pairs, tags, zero_unless, name, platform)
     products = [Signal(signed(len(a) + len(b)), name=f"{name}_prod{i}")
                 for i, (a, b) in enumerate(pairs)]
-    m.d.sync += [p.eq(a * b if zero_unless is None else Mux(zero_unless, a * b, 0))
-                 for p, (a, b) in zip(products, pairs)]
+    for i, (p, (a, b)) in enumerate(zip(products, pairs)):
+        multiply(m, platform, p, a, b, f"{name}_mul{i}", zero_unless)
     t2 = register(m, tags, f"{name}_s2")
     dot = Signal(signed(width), name=f"{name}_dot")
     if dot_sum_cycles(len(products)) == 1:
@@ -237,10 +239,14 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
     return valid, out, rq.result
 
 
-def near_dsp(m, pairs, tags: dict, zero_unless, name: str):
+def near_dsp(m, pairs, tags: dict, zero_unless, name: str, platform=None):
     """The operand ``pairs``, ``tags`` and ``zero_unless`` (or None) one register later
     (``NEAR_DSP``): the register the placer puts beside the DSP block, so that no cycle
-    holds a route across the chip and into a multiplier."""
+    holds a route across the chip and into a multiplier.  In the ECP5 form (``hw.dsp``) that
+    register is the DSP block's own: the pairs and zero_unless come back as they are, for
+    ``dsp.multiply``, and only the tags are registered."""
+    if in_dsp(platform):
+        return pairs, register(m, tags, f"{name}_s1d"), zero_unless
     operands = register(m, {f"op{2 * i + k}": v for i, pair in enumerate(pairs)
                             for k, v in enumerate(pair)}, name)
     pairs = [(operands[f"op{2 * i}"], operands[f"op{2 * i + 1}"]) for i in range(len(pairs))]

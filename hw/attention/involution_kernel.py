@@ -75,7 +75,7 @@ class KernelUnit(wiring.Component):
             list(zip(lanes(s1["w"], hidden(cfg), f.weight_bits),
                      lanes(s1["u"], hidden(cfg), db))),
             cfg.accumulators.projection,  # hidden <= C_in terms: fits
-            db, f, "m", self.s_2)
+            db, f, "m", self.s_2, platform=platform)
         m.d.comb += [self.bank.en.eq(valid), self.bank.data.eq(result),
                      self.bank.addr.eq(Cat(out["r"][:bank_row_bits(cfg)], out["bank"]))]
         with m.If(valid & (out["r"] == rows - 1)):

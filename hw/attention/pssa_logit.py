@@ -87,7 +87,8 @@ class LogitUnit(wiring.Component):
             q, k = s1["q"], s1["k"]
         valid, out, result = dot_requantize(
             m, tags, list(zip(lanes(q, dl, db), lanes(k, dl, db))),
-            cfg.accumulators.logit, db, f, self.m_a, self.s_a, zero_unless=s1["inside"])
+            cfg.accumulators.logit, db, f, self.m_a, self.s_a, zero_unless=s1["inside"],
+            platform=platform)
         m.d.comb += [self.bank.en.eq(valid), self.bank.data.eq(result),
                      self.bank.addr.eq(Cat(out["t"][:BANK_ROW_BITS], out["bank"]))]
         with m.If(valid & (out["t"] == SHIFT_TAPS - 1)):

@@ -162,7 +162,7 @@ class SoftmaxUnit(wiring.Component):
         valid, out, result = dot_requantize(
             m, {"valid": s1["valid"], "j": s1["j"]},
             list(zip(lanes(s1["q"], cfg.d, db), lanes(s1["k"], cfg.d, db))),
-            cfg.accumulators.logit, lb, f, self.m_t, self.s_t)
+            cfg.accumulators.logit, lb, f, self.m_t, self.s_t, platform=platform)
         m.d.comb += [self.bank_w.en.eq(valid), self.bank_w.addr.eq(Cat(out["j"][:kb], slot)),
                      self.bank_w.data.eq(result)]
         with m.If(valid):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from golden.config import XvConfig
 
+from ..dsp import ECP5
+
 BOARD_TOP = "xv_board_top"
 #: boards with a wrapper: name -> (description, the link's baud rate)
 BOARDS = {"ulx3s": ("ULX3S, ECP5 LFE5U-85F (CABGA381), FT231X USB-serial", 3_000_000)}
@@ -89,7 +91,10 @@ def build_bitstream(cfg: XvConfig, board: str = "ulx3s", clock_mhz: float = 48.0
         os.environ.setdefault(var, tool)
     t0 = time.time()
     class Platform(ULX3S_85F_Platform):
-        """Building only: programming is the user's command (openFPGALoader), not the build's."""
+        """Building only: programming is the user's command (openFPGALoader), not the build's.
+        The multipliers take their ECP5 form (``hw.dsp``: registered MULT18X18D)."""
+
+        dsp = ECP5
 
         @property
         def required_tools(self):
