@@ -23,7 +23,7 @@ from amaranth.hdl import ClockSignal, Const, Instance, Mux, ResetSignal, Signal,
 
 #: the generic form: registers and ``*``, whatever Yosys maps them to
 GENERIC = "generic"
-#: the ECP5 form: MULT18X18D with input and output registers
+#: the ECP5 form: MULT18X18D with its input registers
 ECP5 = "ecp5"
 FORMS = (GENERIC, ECP5)
 #: signed operand width of one DSP multiplier (ECP5 MULT18X18D; iCE40's SB_MAC16 is 16)

@@ -2,8 +2,9 @@
 what `make synth` and `make bench` place) computes what the generic form computes, in the same
 cycles: every output word of the golden vectors, and the cycle count of the generic RTL.
 
-`make test` simulates the ECP5 form's Verilog with sim/models/MULT18X18D.v for every attention
-form; `make soak` (slow) simulates the ECP5 form's synthesized netlist with Yosys's cell models.
+`make test` simulates the ECP5 form's Verilog with sim/models/MULT18X18D.v for PSSA and full SA
+(``QUICK``); `make soak` (slow) the other forms, and the ECP5 form's synthesized netlist with
+Yosys's cell models for every form.
 """
 import re
 
@@ -39,7 +40,14 @@ def _check_same(cfg, vectors, design, simulator):
     assert ecp5["cycles"] == generic["cycles"]
 
 
-@pytest.mark.parametrize("form", sorted(FORMS))
+#: `make test` runs the forms whose units together hold every kind of product (the MAC array,
+#: the requantizers, the projection, the window aggregation, `util.dot_requantize` with and
+#: without a zeroed tap); `make soak` the rest
+QUICK = ("pssa", "sa")
+
+
+@pytest.mark.parametrize("form", [pytest.param(form, marks=() if form in QUICK else
+                                               pytest.mark.slow) for form in sorted(FORMS)])
 def test_ecp5_form_verilog_matches_golden_in_the_model_cycles(form, tmp_path):
     """Stall-free, so the count is the cycle model's, which is the generic RTL's (the
     multipliers' registers have no enable: back-pressure reaches them in neither form)."""
@@ -72,11 +80,11 @@ def test_every_product_is_a_registered_dsp_block():
         "only multiplies by a constant (Yosys's address arithmetic) stay outside the DSP blocks"
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")  # the Module the errors stop
 def test_dsp_form_errors_name_the_problem():
     with pytest.raises(ValueError, match="dsp form 'xilinx'"):
         DspTarget("xilinx")
     m = Module()
+    m._MustUse__silence = True  # the errors stop it before it is elaborated
     with pytest.raises(ValueError, match="wide_a A: .* does not fit a 18-bit signed DSP operand"):
         dsp_product(m, Signal(signed(40)), Signal(signed(19)), Signal(signed(8)), "wide_a")
     with pytest.raises(ValueError, match="does not fit"):
