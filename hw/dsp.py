@@ -41,7 +41,7 @@ class DspTarget:
 
 
 def in_dsp(platform) -> bool:
-    """Do the multipliers carry their operand and product registers inside the DSP block?"""
+    """Do the multipliers carry their operand registers inside the DSP block (the ECP5 form)?"""
     return getattr(platform, "dsp", GENERIC) == ECP5
 
 

@@ -92,7 +92,8 @@ def build_bitstream(cfg: XvConfig, board: str = "ulx3s", clock_mhz: float = 48.0
     t0 = time.time()
     class Platform(ULX3S_85F_Platform):
         """Building only: programming is the user's command (openFPGALoader), not the build's.
-        The multipliers take their ECP5 form (``hw.dsp``: registered MULT18X18D)."""
+        The multipliers take their ECP5 form (``hw.dsp``: MULT18X18D with its input
+        registers)."""
 
         dsp = ECP5
 
