@@ -18,7 +18,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .geometry import Geometry
-from .kept_register import tree_levels
+from .kept_register import kept_copies, tree_levels
 from .mac_array import result_signature
 from .ports import region_read_port
 from .requant import Requantizer
@@ -85,13 +85,16 @@ class OutputStage(wiring.Component):
         m.submodules.rq = rq = RequantLanes(
             lanes=pe, steps=geo.out_steps, acc_bits=widths, mult_bits=f.mult_bits,
             shared_mult=False, shift_bits=f.shift_bits, out_bits=f.data_bits,
-            bias_bits=cfg.requant_bits, sum_bits=cfg.requant_bits)
+            bias_bits=cfg.requant_bits, sum_bits=cfg.requant_bits, split_load=True)
         terms = [(acc_c, self.m_c.data)] + ([(acc_a, self.m_v.data)] if cfg.has_attention else [])
         for i, ((accs, mults), width) in enumerate(zip(terms, widths)):
             m.d.comb += [getattr(rq, f"acc{i}").eq(Cat(*(a[:width] for a in
                                                          lanes(accs, pe, f.acc_bits)))),
                          getattr(rq, f"mult{i}").eq(mults)]
         m.d.comb += [rq.valid.eq(valid1), rq.bias.eq(self.bias.data), rq.shift.eq(self.s_out)]
+        if rq.load_copies > 1:  # valid1 again, a copy beside each part of the latch
+            loads = kept_copies(m, res.valid, [f"load{j}" for j in range(rq.load_copies)])
+            m.d.comb += rq.load.eq(Cat(*loads))
         results, push = rq.result, rq.out_valid
 
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=geo.out_bits, depth=self.credits)

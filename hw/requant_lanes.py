@@ -14,6 +14,12 @@ results are collected the same way, and the whole word comes out with ``out_vali
 ``latency`` = ``Requantizer.LATENCY + steps - 1`` cycles after ``valid``.  The caller keeps its
 words at least ``steps`` cycles apart (a word arriving while the previous one is stepping would
 corrupt it).  With ``steps`` = 1 this is ``lanes`` requantizers side by side.
+
+Every latched bit is a two-way multiplexer that ``valid`` selects: where the latch is wide (the
+output stage at stage2, 15 latched lanes of 131 bits, placed: 12.3 ns of routing from ``valid``
+to the farthest of them) the caller asks for ``split_load`` and hands in ``load``,
+``load_copies`` copies of ``valid`` (kept registers, ``hw.kept_register``), each selecting the
+lanes of its own part of the latch.
 """
 from __future__ import annotations
 
@@ -24,19 +30,23 @@ from amaranth.lib.wiring import In, Out
 from .requant import Requantizer
 from .util import delay, lanes as split_lanes
 
+#: the most latch bits one register selects before the latch's select is split over copies
+LOAD_FANOUT = 256
+
 
 class RequantLanes(wiring.Component):
     def __init__(self, *, lanes: int, steps: int, acc_bits: tuple, mult_bits: int,
                  shared_mult: bool, shift_bits: int, out_bits: int, bias_bits: int = 0,
-                 sum_bits: int | None = None):
+                 sum_bits: int | None = None, split_load: bool = False):
         """``acc_bits``: the width of each term's accumulator; ``shared_mult``: one multiplier
-        a term for every lane (else one a lane); ``bias_bits`` 0: no bias."""
+        a term for every lane (else one a lane); ``bias_bits`` 0: no bias; ``split_load``: the
+        caller can hand in copies of ``valid`` (``load_copies``, the ``load`` port)."""
         if lanes % steps:
             raise ValueError(f"steps ({steps}) must divide lanes ({lanes})")
         self.lanes, self.steps, self.per_step = lanes, steps, lanes // steps
         self.acc_bits, self.mult_bits, self.shared_mult = tuple(acc_bits), mult_bits, shared_mult
         self.out_bits, self.bias_bits = out_bits, bias_bits
-        self.shift_bits, self.sum_bits = shift_bits, sum_bits
+        self.shift_bits, self.sum_bits, self.split_load = shift_bits, sum_bits, split_load
         members = {"valid": In(1), "shift": In(shift_bits),
                    "out_valid": Out(1), "result": Out(lanes * out_bits)}
         for i, width in enumerate(self.acc_bits):
@@ -44,7 +54,24 @@ class RequantLanes(wiring.Component):
             members[f"mult{i}"] = In(mult_bits if shared_mult else lanes * mult_bits)
         if bias_bits:
             members["bias"] = In(lanes * bias_bits)
+        if self.load_copies > 1:
+            members["load"] = In(self.load_copies)  # each bit a copy of ``valid``
         super().__init__(members)
+
+    @property
+    def held_lanes(self) -> int:
+        """Lanes the latch holds: all but the first step's."""
+        return self.lanes - self.per_step
+
+    @property
+    def load_copies(self) -> int:
+        """Copies of ``valid`` the latch's select takes (the ``load`` port where more than one):
+        with ``split_load``, one for each latched lane where the latch is wider than
+        ``LOAD_FANOUT`` bits."""
+        lane_bits = sum(self.acc_bits) + self.bias_bits \
+            + (0 if self.shared_mult else self.mult_bits * len(self.acc_bits))
+        wide = self.split_load and self.steps > 1 and self.held_lanes * lane_bits > LOAD_FANOUT
+        return self.held_lanes if wide else 1
 
     @property
     def latency(self) -> int:
@@ -77,7 +104,13 @@ class RequantLanes(wiring.Component):
             # the latch loads at valid and shifts otherwise (harmless between words), so
             # ``busy`` selects only one step's lanes, not the whole word
             step_bits = per * lane_bits
-            m.d.sync += held.eq(Mux(self.valid, word[step_bits:], held[step_bits:]))
+            if self.load_copies == 1:
+                m.d.sync += held.eq(Mux(self.valid, word[step_bits:], held[step_bits:]))
+            else:  # lane j of the latch selected by its own copy of valid
+                m.d.sync += held.eq(Cat(*(
+                    Mux(self.load[j], word[step_bits:][j * lane_bits:(j + 1) * lane_bits],
+                        held[step_bits:][j * lane_bits:(j + 1) * lane_bits])
+                    for j in range(self.held_lanes))))
             return Mux(busy, held[:step_bits], word[:step_bits])
 
         rqs = []

@@ -2,6 +2,7 @@
 import random
 
 import pytest
+from amaranth.hdl import Signal
 from amaranth.sim import Simulator
 
 from golden.config import preset
@@ -42,15 +43,19 @@ def _pack(values, bits):
 
 
 @pytest.mark.parametrize("lanes, steps, shared", [(8, 1, False), (8, 4, False), (8, 8, True),
-                                                  (6, 3, True)])
+                                                  (8, 8, False), (6, 3, True)])
 def test_requant_lanes_shares_requantizers(lanes, steps, shared):
     """Words of ``lanes`` through lanes / steps requantizers, one word every ``steps`` cycles
     (the fastest the callers feed it): each lane equals the golden arithmetic and the word
     comes out ``latency`` cycles after it went in."""
     widths, mb, sb, bb = (24, 20), 16, 6, 42
     dut = RequantLanes(lanes=lanes, steps=steps, acc_bits=widths, mult_bits=mb,
-                       shared_mult=shared, shift_bits=sb, out_bits=8, bias_bits=bb)
+                       shared_mult=shared, shift_bits=sb, out_bits=8, bias_bits=bb,
+                       split_load=True)
     assert dut.latency == Requantizer.LATENCY + steps - 1
+    # the wide latches (these lanes are 86 bits or more) take a copy of valid a latched lane
+    assert dut.load_copies == (lanes - lanes // steps if steps > 1 else 1)
+    loads = dut.load if dut.load_copies > 1 else Signal(1)
     rng = random.Random(lanes * 10 + steps)
     words = []
     for _ in range(12):
@@ -73,8 +78,10 @@ def test_requant_lanes_shares_requantizers(lanes, steps, shared):
             ctx.set(dut.bias, _pack(bias, bb))
             ctx.set(dut.shift, shift)
             ctx.set(dut.valid, 1)
+            ctx.set(loads, (1 << len(loads)) - 1)  # the caller's copies of valid
             await ctx.tick()
             ctx.set(dut.valid, 0)  # the inputs change meanwhile: the unit must have kept them
+            ctx.set(loads, 0)
             ctx.set(dut.acc0, 0)
             ctx.set(dut.shift, 0)
             if steps > 1:
