@@ -26,7 +26,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
                                   speed=args.speed))
     print(f"{'target':12s} {'LUT4':>7s} {'FF':>7s} {'mult':>5s} {'BRAM':>5s} {'Fmax MHz':>9s}  fits")
     for r in results:
-        cap = TARGETS[r.target][-1]
+        cap = TARGETS[r.target].capacity
         fmax = f"{r.fmax_mhz:9.1f}" if r.fmax_mhz else f"{'-':>9s}"
         print(f"{r.target:12s} {r.luts:7d} {r.ffs:7d} {r.dsps:5d} {r.brams:5d} {fmax}  "
               f"{'yes' if r.fits else 'NO: ' + r.note}  (of {cap['LUT']} LUT, {cap['DSP']} "

@@ -24,7 +24,7 @@ from .synth import (SPEED_GRADES, TARGETS, SynthResult, multipliers_by_block,
 
 ROOT = Path(__file__).resolve().parent.parent
 ECP5 = "ecp5-85f"
-ECP5_MULTIPLIERS = TARGETS[ECP5][-1]["DSP"]
+ECP5_MULTIPLIERS = TARGETS[ECP5].capacity["DSP"]
 
 # workload -> (SIMD, PE) points; RTL-simulated workloads are named in SIMULATED
 POINTS = {
@@ -78,7 +78,7 @@ def memory_misfit(cfg) -> SynthResult | None:
     (208 x 18 kbit) before any synthesis is tried."""
     buffers = Geometry(cfg).buffer_bits()
     bits = sum(buffers.values())
-    capacity = TARGETS[ECP5][-1]["BRAM"] * 18 * 1024
+    capacity = TARGETS[ECP5].capacity["BRAM"] * 18 * 1024
     if bits <= capacity:
         return None
     weights = buffers.get("w_mac", 0) + buffers.get("weight tiles", 0)
@@ -101,7 +101,7 @@ def bench_config(workload: str, simd: int, pe: int):
     """A point, its weights placed by the ECP5-85F's block RAM (on chip where they fit, else
     tiles from external memory: docs/external-memory.md)."""
     cfg = preset(workload, simd=simd, pe=pe)
-    return choose_weights(cfg, TARGETS[ECP5][-1]["BRAM"] * 18 * 1024) or cfg
+    return choose_weights(cfg, TARGETS[ECP5].capacity["BRAM"] * 18 * 1024) or cfg
 
 
 #: nextpnr-ecp5's router1 did not converge in 10 minutes on C = 64 designs; router2 routes them

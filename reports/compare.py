@@ -83,7 +83,7 @@ class Point:
 
 
 def block_ram_bits() -> int:
-    return TARGETS[ECP5][-1]["BRAM"] * 18 * 1024
+    return TARGETS[ECP5].capacity["BRAM"] * 18 * 1024
 
 
 def config(form: str, size: int, shift: int, workload: str = "sweep"):
@@ -223,7 +223,7 @@ def plot(pts: list[Point], path: Path) -> None:
             ns = [p.n for p in line]
             ax1.plot(ns, [p.memory_bits / 2**20 for p in line], **look)
             ax2.plot(ns, [p.cycles_per_frame for p in line], **look)
-    capacity = TARGETS[ECP5][-1]["BRAM"] * 18 * 1024 / 2**20
+    capacity = TARGETS[ECP5].capacity["BRAM"] * 18 * 1024 / 2**20
     ax1.axhline(capacity, color="gray", lw=1, ls=":")
     ax1.text(sweep_pts[0].n, capacity * 1.15, "ECP5-85F block RAM", fontsize=8, color="gray")
     ax1.set_ylabel("on-chip memory (Mbit)")

