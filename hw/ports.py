@@ -28,7 +28,8 @@ def region_read_port(r: Region) -> In:
 
 
 def region_write_port(r: Region) -> In:
-    """The loader's write port of a parameter memory: one lane a write."""
+    """The loader's write port of a parameter memory: one lane a write, its value in every
+    lane (``hw.weight_banks`` takes it from lane 0), the lane enable picking the lane."""
     return write_port(r.addr_bits, r.lanes * r.bits, granularity=r.bits)
 
 

@@ -53,27 +53,34 @@ class WeightBanks(wiring.Component):
             **({"r_piece": Out(banks * self.piece_bits)} if self.pieces > 1 else {}),
         })
 
+    def _written_bits(self, width: int) -> int:
+        """The data bits a bank's write carries: the bank's word, or above ``FANOUT`` banks
+        one lane's value, copied into every lane at the bank (``_written``)."""
+        return width if self.banks <= FANOUT else self.region.bits
+
     def _written(self, m, width: int, lanes: int) -> list:
         """Each bank's write (address, its data, its lane enables), for its kept copy.  Above
         ``FANOUT`` banks through one more level of kept copies, one a group of ``FANOUT``
         banks with their slices: the loader's write register drove every bank's copy across
         the chip (stage2 8 x 16, 16 banks: 13.6 ns of routing, its placed critical path on
-        6525389).  The weights land a cycle later still, long before the load completes."""
+        6525389).  The weights land a cycle later still, long before the load completes.
+        There the copies carry one lane's value, not the word: the loader writes one lane at
+        a time with its value in every lane (``ports.region_write_port``), so a group's copy
+        is 8 data bits instead of four banks' words (256 at stage2), fewer nets through the
+        block-RAM area (placed: 14.6 ns of routing from the loader's data register to a
+        group's copy, on 0a12b7e)."""
         data, en, banks = self.write.data, self.write.en, self.banks
         if banks <= FANOUT:
             return [Cat(self.write.addr, data[b * width:(b + 1) * width],
                         en[b * lanes:(b + 1) * lanes]) for b in range(banks)]
-        addr_bits, written = len(self.write.addr), []
+        addr_bits, value, written = len(self.write.addr), data[:self.region.bits], []
         for first in range(0, banks, FANOUT):
             group = range(first, min(first + FANOUT, banks))
-            bundle, = kept_copies(m, Cat(self.write.addr,
-                                         *(data[b * width:(b + 1) * width] for b in group),
+            bundle, = kept_copies(m, Cat(self.write.addr, value,
                                          *(en[b * lanes:(b + 1) * lanes] for b in group)),
                                   [f"write_group{first // FANOUT}"])
-            ens = addr_bits + len(group) * width
-            written += [Cat(bundle[:addr_bits], bundle[addr_bits + i * width:
-                                                       addr_bits + (i + 1) * width],
-                            bundle[ens + i * lanes:ens + (i + 1) * lanes])
+            ens = addr_bits + len(value)
+            written += [Cat(bundle[:ens], bundle[ens + i * lanes:ens + (i + 1) * lanes])
                         for i in range(len(group))]
         return written
 
@@ -94,7 +101,11 @@ class WeightBanks(wiring.Component):
         for b in range(banks):
             w_copy, = kept_copies(m, written[b], [f"write{b}"])
             read_addr, = kept_copies(m, self.r_next, [f"read_addr{b}"])
-            w_addr, w_en = w_copy[:addr_bits], w_copy[addr_bits + width:]
+            data_bits = self._written_bits(width)
+            w_addr, w_en = w_copy[:addr_bits], w_copy[addr_bits + data_bits:]
+            w_data = w_copy[addr_bits:addr_bits + data_bits]
+            if data_bits < width:  # one lane's value: into every lane, the enables pick one
+                w_data = Cat(*[w_data] * (width // data_bits))
             for k in range(self.pieces):
                 depth = min(self.piece_words, r.depth - k * self.piece_words)
                 name = f"bank{b}" + (f"_{k}" if self.pieces > 1 else "")
@@ -102,7 +113,7 @@ class WeightBanks(wiring.Component):
                 w_port, r_port = mem.write_port(granularity=r.bits), mem.read_port()
                 m.d.comb += [
                     w_port.addr.eq(w_addr[:low_bits]),
-                    w_port.data.eq(w_copy[addr_bits:addr_bits + width]),
+                    w_port.data.eq(w_data),
                     w_port.en.eq(Mux(w_addr[low_bits:] == k, w_en, 0) if self.pieces > 1
                                  else w_en),
                     r_port.addr.eq(read_addr[:low_bits]),

@@ -205,11 +205,15 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
     sim.add_clock(1e-6)
 
     async def bench(ctx):
-        ctx.set(dut.write.en, (1 << region.lanes) - 1)
-        for addr, word in words.items():
-            ctx.set(dut.write.addr, addr)
-            ctx.set(dut.write.data, word)
-            await ctx.tick()
+        mask = (1 << region.bits) - 1
+        for addr, word in words.items():  # as the loader writes: a lane at a time, its value
+            ctx.set(dut.write.addr, addr)  # in every lane (ports.region_write_port)
+            for lane in range(region.lanes):
+                value = word >> (lane * region.bits) & mask
+                ctx.set(dut.write.data, sum(value << (i * region.bits)
+                                            for i in range(region.lanes)))
+                ctx.set(dut.write.en, 1 << lane)
+                await ctx.tick()
         ctx.set(dut.write.en, 0)
         await ctx.tick().repeat(3)  # the write port's kept copies (a group's, a bank's)
         for addr, word in words.items():
