@@ -240,14 +240,18 @@ def critical_path_section(rows: list[Row]) -> list[str]:
 
 
 def _seeds(synth) -> str:
+    return seeds_note(synth.seed_fmax, synth.seed)
+
+
+def seeds_note(seed_fmax: dict | None, seed: int | None) -> str:
     """Which placement seed a point's Fmax is from, and every seed's Fmax where several were
-    placed."""
-    tried = synth.seed_fmax or {}
+    placed (``SynthResult.seed_fmax`` and ``seed``)."""
+    tried = seed_fmax or {}
     if len(tried) > 1:
         each = ", ".join(f"{k}: " + ("did not route" if v is None else f"{v:.1f}")
                          for k, v in tried.items())
         return f" (best of placement seeds {each})"
-    return f" (placement seed {synth.seed}: seed 1 did not route)" if synth.seed else ""
+    return f" (placement seed {seed}: seed 1 did not route)" if seed else ""
 
 
 def steady_peak(r: Row) -> float | None:
