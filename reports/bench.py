@@ -29,7 +29,7 @@ ECP5_MULTIPLIERS = TARGETS[ECP5].capacity["DSP"]
 # workload -> (SIMD, PE) points; RTL-simulated workloads are named in SIMULATED
 POINTS = {
     "tiny": [(1, 1), (4, 4), (8, 8)],
-    "digits": [(4, 4), (8, 8)],
+    "digits": [(1, 1), (4, 4), (8, 8)],
     "stage2": [(8, 8), (8, 16)],  # 8 x 16: 128 MAC multipliers, the periphery in the rest
     "stage3": [(8, 8)],
 }
