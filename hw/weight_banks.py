@@ -98,10 +98,10 @@ class WeightBanks(wiring.Component):
         data = [[None] * banks for _ in range(self.pieces)]
         pieces = []
         written = self._written(m, width, lanes)
+        data_bits = self._written_bits(width)
         for b in range(banks):
             w_copy, = kept_copies(m, written[b], [f"write{b}"])
             read_addr, = kept_copies(m, self.r_next, [f"read_addr{b}"])
-            data_bits = self._written_bits(width)
             w_addr, w_en = w_copy[:addr_bits], w_copy[addr_bits + data_bits:]
             w_data = w_copy[addr_bits:addr_bits + data_bits]
             if data_bits < width:  # one lane's value: into every lane, the enables pick one

@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from golden.config import preset
-from hw.geometry import Geometry, choose_weights
+from hw.geometry import BLOCK_RAM_BITS, Geometry, choose_weights
 from sim.cycle_model import predict, weight_bandwidth
 
 from .resnet import section as resnet_section
@@ -78,7 +78,7 @@ def memory_misfit(cfg) -> SynthResult | None:
     (208 x 18 kbit) before any synthesis is tried."""
     buffers = Geometry(cfg).buffer_bits()
     bits = sum(buffers.values())
-    capacity = TARGETS[ECP5].capacity["BRAM"] * 18 * 1024
+    capacity = BLOCK_RAM_BITS[ECP5]
     if bits <= capacity:
         return None
     weights = buffers.get("w_mac", 0) + buffers.get("weight tiles", 0)
@@ -101,7 +101,7 @@ def bench_config(workload: str, simd: int, pe: int):
     """A point, its weights placed by the ECP5-85F's block RAM (on chip where they fit, else
     tiles from external memory: docs/external-memory.md)."""
     cfg = preset(workload, simd=simd, pe=pe)
-    return choose_weights(cfg, TARGETS[ECP5].capacity["BRAM"] * 18 * 1024) or cfg
+    return choose_weights(cfg, BLOCK_RAM_BITS[ECP5]) or cfg
 
 
 #: nextpnr-ecp5's router1 did not converge in 10 minutes on C = 64 designs; router2 routes them
@@ -235,12 +235,9 @@ def critical_path_section(rows: list[Row]) -> list[str]:
     return ["## Critical paths", "",
             "nextpnr's worst path at speed grade 6 (from, to: total delay, logic and routing):",
             ""] + [f"- {r.workload} {r.simd}x{r.pe}, {r.synth.fmax_mhz:.1f} MHz"
-                   + _seeds(r.synth) + f": `{r.synth.critical_path}`" for r in placed] + [""] + \
+                   + seeds_note(r.synth.seed_fmax, r.synth.seed)
+                   + f": `{r.synth.critical_path}`" for r in placed] + [""] + \
         (["Runs that did not route:", "", *failed, ""] if failed else [])
-
-
-def _seeds(synth) -> str:
-    return seeds_note(synth.seed_fmax, synth.seed)
 
 
 def seeds_note(seed_fmax: dict | None, seed: int | None) -> str:

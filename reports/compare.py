@@ -25,12 +25,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from golden.config import SWEEP_SHIFTS, SWEEP_SIZES, preset, sweep
-from hw.geometry import BLOCK_RAM_FILL, Geometry, choose_weights
+from hw.geometry import BLOCK_RAM_BITS, BLOCK_RAM_FILL, Geometry, choose_weights
 from hw.attention.sa_softmax import span_extra
 from sim.cycle_model import MemoryTiming, predict, weight_bandwidth
 
 from .bench import SEEDS_BELOW_MHZ, memory_misfit, seeds_note
-from .synth import TARGETS, SynthResult, synthesize_cached
+from .synth import SynthResult, synthesize_cached
 
 ROOT = Path(__file__).resolve().parent.parent
 ECP5 = "ecp5-85f"
@@ -83,7 +83,7 @@ class Point:
 
 
 def block_ram_bits() -> int:
-    return TARGETS[ECP5].capacity["BRAM"] * 18 * 1024
+    return BLOCK_RAM_BITS[ECP5]
 
 
 def config(form: str, size: int, shift: int, workload: str = "sweep"):
@@ -225,7 +225,7 @@ def plot(pts: list[Point], path: Path) -> None:
             ns = [p.n for p in line]
             ax1.plot(ns, [p.memory_bits / 2**20 for p in line], **look)
             ax2.plot(ns, [p.cycles_per_frame for p in line], **look)
-    capacity = TARGETS[ECP5].capacity["BRAM"] * 18 * 1024 / 2**20
+    capacity = block_ram_bits() / 2**20
     ax1.axhline(capacity, color="gray", lw=1, ls=":")
     ax1.text(sweep_pts[0].n, capacity * 1.15, "ECP5-85F block RAM", fontsize=8, color="gray")
     ax1.set_ylabel("on-chip memory (Mbit)")

@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from golden.config import XvConfig
-from hw.geometry import BLOCK_RAM_FILL, Geometry
+from hw.geometry import BLOCK_RAM_BITS, BLOCK_RAM_FILL, Geometry
 from sim.cycle_model import PREFETCHED, MemoryTiming, predict
+
+from .synth import TARGETS
 
 SIZE = 14
 BLOCKS = 6
@@ -35,8 +37,9 @@ class Device:
 
 #: the ECP5-85F (156 MULT18, 208 x 18 kbit) with a 8 x 16 MAC array and a 64-bit memory port,
 #: and a device with four times its multipliers and memory, a 16 x 32 array and 128 bits
-DEVICES = (Device("ECP5-85F", 156, 208 * 18 * 1024, 8, 16, 64),
-           Device("4 x ECP5-85F", 4 * 156, 4 * 208 * 18 * 1024, 16, 32, 128))
+_MULTS, _BRAM = TARGETS["ecp5-85f"].capacity["DSP"], BLOCK_RAM_BITS["ecp5-85f"]
+DEVICES = (Device("ECP5-85F", _MULTS, _BRAM, 8, 16, 64),
+           Device("4 x ECP5-85F", 4 * _MULTS, 4 * _BRAM, 16, 32, 128))
 
 
 def layer_cycles(cfg: XvConfig) -> int:

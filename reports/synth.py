@@ -25,6 +25,7 @@ from golden.config import XvConfig
 from hw.build import TOP, write_verilog
 from hw import dsp as dsp_forms
 
+
 class Target(NamedTuple):
     """A device and its flow."""
     synth: str                  # Yosys synthesis command
