@@ -12,6 +12,8 @@ from functools import cached_property
 
 from golden.config import XvConfig
 
+from .kept_register import FANOUT
+
 
 def ceil_log2(n: int) -> int:
     return max(0, (n - 1).bit_length())
@@ -257,6 +259,17 @@ class Geometry:
         if self.weight_banks == 1:
             return 1
         return -(-self.region("w_mac").depth // self.weight_piece_words)
+
+    @property
+    def weight_address_levels(self) -> int:
+        """Registers from the MAC array's next weight address to a block RAM's address pins
+        (``hw.weight_banks``): the bank's copy, and where the banks are more than the
+        ``FANOUT`` of a copy tree and several pieces deep one more copy a piece, so that one
+        address net reaches one piece's block RAMs, not a bank's (stage2 8 x 16, three pieces of
+        two block RAMs a bank: placed, 11.7 ns of routing from a bank's copy to a piece on
+        d61893f).  The weights then answer a cycle later (``hw.mac_array``,
+        ``hw.output_stage.output_delay``)."""
+        return 2 if self.weight_pieces > 1 and self.weight_banks > FANOUT else 1
 
     @property
     def weight_piece_bits(self) -> int:

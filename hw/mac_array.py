@@ -120,10 +120,13 @@ class MacArray(wiring.Component):
                 "first": (ci == 0) & ((t == 0) | (t == kk)),
                 "last": (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1), "group": group}
         s0 = register(m, tags, "s0")
-        # the memories answer now; their outputs are registered before any logic
+        # the memories answer now; their outputs are registered before any logic (the weights
+        # a cycle later still where they pass a copy a piece: ``weight_address_levels``)
         pieced = geo.weight_pieces > 1
-        s1 = register(m, {**s0, "x": self.x.data, "zv": self.z.data,
-                          "w": self.w_pieces if pieced else self.w.data,
+        answered = {**s0, "x": self.x.data, "zv": self.z.data}
+        for level in range(1, geo.weight_address_levels):
+            answered = register(m, answered, f"s0w{level}")
+        s1 = register(m, {**answered, "w": self.w_pieces if pieced else self.w.data,
                           **({"w_piece": self.w_piece} if pieced else {})}, "s1")
         # the operands cross the chip from the memories to the DSP rows in registered steps:
         # the operand multiplexer's register, then one copy a PE lane (a kept module, which

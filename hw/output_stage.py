@@ -38,8 +38,10 @@ MIN_CREDITS = 4
 def output_delay(geo: Geometry) -> int:
     """Cycles from the MAC array's last issue of a result group to its (first) beat:
     ``OUTPUT_DELAY``, one more a level of the operand's copy tree past the first
-    (``hw.kept_register.tree_levels``: many PE lanes), and ``out_steps - 1``."""
-    return OUTPUT_DELAY + tree_levels(geo.cfg.pe) - 1 + geo.out_steps - 1
+    (``hw.kept_register.tree_levels``: many PE lanes), one more a weight address level past
+    the first (``Geometry.weight_address_levels``), and ``out_steps - 1``."""
+    return (OUTPUT_DELAY + tree_levels(geo.cfg.pe) - 1 + geo.weight_address_levels - 1
+            + geo.out_steps - 1)
 
 
 def output_credits(geo: Geometry) -> int:

@@ -97,7 +97,8 @@ class XvolutionEngine(wiring.Component):
         for r in geo.memory_regions:
             if banked and r.name == "w_mac":  # one memory a PE lane, read below
                 m.submodules.w_mac = banks = WeightBanks(r, geo.weight_banks,
-                                                         geo.weight_piece_words)
+                                                         geo.weight_piece_words,
+                                                         geo.weight_address_levels)
                 wiring.connect(m, loader.mem.w_mac, banks.write)
                 continue
             params[r.name] = mem = add_memory(m, r.name, unsigned(r.lanes * r.bits), r.depth)

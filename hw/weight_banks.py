@@ -15,7 +15,9 @@ A bank deeper than one block RAM is ``pieces`` memories of ``piece_words`` each
 the MAC array's memory register side by side (``r_data``, piece-major), and each bank's piece
 index comes along (``r_piece``), so the array picks the piece after its register instead of a
 multiplexer between the block RAMs' outputs and it (the placed critical path of the C = 64
-sweep at 4 x 4: block RAM clock-to-out 5.8 ns, then three LUTs).
+sweep at 4 x 4: block RAM clock-to-out 5.8 ns, then three LUTs).  With two ``address_levels``
+(``Geometry.weight_address_levels``: many banks, several pieces) each piece has a kept copy
+of its bank's copy, and the word arrives a cycle later.
 Write: the loader's registered write port is registered once more per bank, one cycle later than
 into a plain memory (two above ``FANOUT`` banks: ``_written``).  That does not move
 ``ParamLoader.loaded``: the weights are the first region of the parameter stream
@@ -35,19 +37,24 @@ from .ports import add_memory
 
 class WeightBanks(wiring.Component):
 
-    def __init__(self, region: Region, banks: int, piece_words: int | None = None):
+    def __init__(self, region: Region, banks: int, piece_words: int | None = None,
+                 address_levels: int = 1):
         if region.lanes % banks:
             raise ValueError(f"weight banks: {region.lanes} lanes do not split into {banks} banks")
+        if address_levels not in (1, 2):
+            raise ValueError(f"weight banks: {address_levels} address levels (1 or 2)")
         self.region, self.banks = region, banks
         self.piece_words = min(piece_words or region.depth, region.depth)
         self.pieces = -(-region.depth // self.piece_words)
+        self.address_levels = address_levels
         super().__init__({
             # the loader's write port (as a memory's: addr, data and en are inputs)
             "write": Out(WritePort.Signature(addr_width=region.addr_bits,
                                              shape=region.lanes * region.bits,
                                              granularity=region.bits)),
             "r_next": In(region.addr_bits),          # the read address of the next cycle
-            # the word read at r_next, a cycle later: every piece's, piece-major
+            # the word read at r_next, ``address_levels`` cycles later: every piece's,
+            # piece-major
             "r_data": Out(self.pieces * region.lanes * region.bits),
             # and, with several pieces, each bank's piece of that address (bank-major)
             **({"r_piece": Out(banks * self.piece_bits)} if self.pieces > 1 else {}),
@@ -84,6 +91,13 @@ class WeightBanks(wiring.Component):
                         for i in range(len(group))]
         return written
 
+    def _piece_addresses(self, m, address, bank: int) -> list:
+        """Each piece's read address: the bank's copy, or with two ``address_levels`` a kept
+        copy of it a piece (``Geometry.weight_address_levels``), a cycle later."""
+        if self.address_levels == 1:
+            return [address] * self.pieces
+        return kept_copies(m, address, [f"read_addr{bank}_{k}" for k in range(self.pieces)])
+
     @property
     def piece_bits(self) -> int:
         return max(1, ceil_log2(self.pieces))  # as ``Geometry.weight_piece_bits``
@@ -102,6 +116,7 @@ class WeightBanks(wiring.Component):
         for b in range(banks):
             w_copy, = kept_copies(m, written[b], [f"write{b}"])
             read_addr, = kept_copies(m, self.r_next, [f"read_addr{b}"])
+            piece_addrs = self._piece_addresses(m, read_addr[:low_bits], b)
             w_addr, w_en = w_copy[:addr_bits], w_copy[addr_bits + data_bits:]
             w_data = w_copy[addr_bits:addr_bits + data_bits]
             if data_bits < width:  # one lane's value: into every lane, the enables pick one
@@ -116,12 +131,16 @@ class WeightBanks(wiring.Component):
                     w_port.data.eq(w_data),
                     w_port.en.eq(Mux(w_addr[low_bits:] == k, w_en, 0) if self.pieces > 1
                                  else w_en),
-                    r_port.addr.eq(read_addr[:low_bits]),
+                    r_port.addr.eq(piece_addrs[k]),
                 ]
                 data[k][b] = r_port.data
-            if self.pieces > 1:  # the piece of the word the memories answer (a cycle later)
-                piece = Signal(self.piece_bits, name=f"piece{b}")
-                m.d.sync += piece.eq(read_addr[low_bits:])
+            if self.pieces > 1:  # the piece of the word the memories answer, as they do
+                piece = read_addr[low_bits:]
+                for level in range(self.address_levels):
+                    later = Signal(self.piece_bits, name=f"piece{b}" + "_early" * (
+                        self.address_levels - 1 - level))
+                    m.d.sync += later.eq(piece)
+                    piece = later
                 pieces.append(piece)
         m.d.comb += self.r_data.eq(Cat(*(Cat(*row) for row in data)))
         if pieces:

@@ -187,7 +187,7 @@ def test_kept_tree_copies_every_leaf_with_bounded_fanout(leaves, levels):
 def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, pieces):
     """A bank deeper than a block RAM is pieces of ``bram_words``; reading address a, the
     piece ``a // piece_words`` of ``r_data`` holds the word written at a, and ``r_piece``
-    names that piece for every bank."""
+    names that piece for every bank, ``address_levels`` + 1 cycles after the address."""
     from hw.geometry import bram_words
     from hw.weight_banks import WeightBanks
 
@@ -196,7 +196,9 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
     assert geo.weight_piece_words == bram_words(simd * geo.cfg.fmt.weight_bits) == 512
     region = geo.region("w_mac")
     region = type(region)(region.name, min(region.depth, 1100), region.lanes, region.bits)
-    dut = WeightBanks(region, geo.weight_banks, geo.weight_piece_words)
+    dut = WeightBanks(region, geo.weight_banks, geo.weight_piece_words,
+                      geo.weight_address_levels)
+    assert dut.address_levels == (2 if pieces > 1 else 1)  # (16 and 8 banks: above FANOUT)
     word_bits = region.lanes * region.bits
     rng = random.Random(pieces)
     words = {a: rng.getrandbits(word_bits)
@@ -218,7 +220,8 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
         await ctx.tick().repeat(3)  # the write port's kept copies (a group's, a bank's)
         for addr, word in words.items():
             ctx.set(dut.r_next, addr)
-            await ctx.tick().repeat(2)  # the address register, then the memory's
+            # the address registers (the bank's copy, and a piece's), then the memory's
+            await ctx.tick().repeat(dut.address_levels + 1)
             piece, _ = divmod(addr, dut.piece_words)
             data = ctx.get(dut.r_data)
             assert (data >> (piece * word_bits)) & ((1 << word_bits) - 1) == word
