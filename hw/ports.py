@@ -38,10 +38,17 @@ def scalar_layout(geo: Geometry, names) -> data.StructLayout:
     return data.StructLayout({name: geo.scalar_bits(name) for name in names})
 
 
-def add_memory(m, name: str, shape, depth: int):
-    """A memory of ``depth`` words, zero at start, as a submodule of ``m``."""
+def add_memory(m, name: str, shape, depth: int, written_while_idle: bool = False):
+    """A memory of ``depth`` words, zero at start, as a submodule of ``m``.
+    ``written_while_idle``: the memory is only written while its reads are unused (a
+    parameter memory, loaded while no frame is in flight), so a read of the address being
+    written may return anything: the memory carries Yosys's ``no_rw_check``, and synthesis
+    does not add the fabric logic that gives a block RAM read-before-write across its two
+    ports (a register of the write data and of an address compare a read port, and a
+    multiplexer after the block RAM's output)."""
     from amaranth.lib.memory import Memory
 
-    mem = Memory(shape=shape, depth=depth, init=[])
+    attrs = {"no_rw_check": 1} if written_while_idle else None
+    mem = Memory(shape=shape, depth=depth, init=[], attrs=attrs)
     m.submodules[name] = mem
     return mem

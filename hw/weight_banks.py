@@ -18,6 +18,12 @@ multiplexer between the block RAMs' outputs and it (the placed critical path of 
 sweep at 4 x 4: block RAM clock-to-out 5.8 ns, then three LUTs).  With two ``address_levels``
 (``Geometry.weight_address_levels``: many banks, several pieces) each piece has a kept copy
 of its bank's copy, and the word arrives a cycle later.
+The memories are written only by a parameter load, while no frame is in flight
+(``hw.param_loader``), so they carry ``no_rw_check`` (``ports.add_memory``): without it Yosys
+gave every piece read-before-write across the block RAM's ports in the fabric, at stage2 8 x 16
+some 3,000 LUTs and flip-flops, a multiplexer after the block RAM's output, and an address
+compare from the read-address copy whose route was the placed critical path on d61893f
+(``kept_read_addr11 -> bank11_0 ... DOB7``, 11.7 ns of routing).
 Write: the loader's registered write port is registered once more per bank, one cycle later than
 into a plain memory (two above ``FANOUT`` banks: ``_written``).  That does not move
 ``ParamLoader.loaded``: the weights are the first region of the parameter stream
@@ -124,7 +130,7 @@ class WeightBanks(wiring.Component):
             for k in range(self.pieces):
                 depth = min(self.piece_words, r.depth - k * self.piece_words)
                 name = f"bank{b}" + (f"_{k}" if self.pieces > 1 else "")
-                mem = add_memory(m, name, unsigned(width), depth)
+                mem = add_memory(m, name, unsigned(width), depth, written_while_idle=True)
                 w_port, r_port = mem.write_port(granularity=r.bits), mem.read_port()
                 m.d.comb += [
                     w_port.addr.eq(w_addr[:low_bits]),
