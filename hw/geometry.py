@@ -266,9 +266,9 @@ class Geometry:
         (``hw.weight_banks``): the bank's copy, and where the banks are more than the
         ``FANOUT`` of a copy tree and several pieces deep one more copy a piece, so that one
         address net reaches one piece's block RAMs, not a bank's (stage2 8 x 16, three pieces of
-        two block RAMs a bank: placed, 11.7 ns of routing from a bank's copy to a piece on
-        d61893f).  The weights then answer a cycle later (``hw.mac_array``,
-        ``hw.output_stage.output_delay``)."""
+        two block RAMs a bank: placed, 11.7 ns of routing from a bank's copy on d61893f, into
+        the read-before-write logic that ``no_rw_check`` has removed since).  The weights then
+        answer a cycle later (``hw.mac_array``, ``hw.output_stage.output_delay``)."""
         return 2 if self.weight_pieces > 1 and self.weight_banks > FANOUT else 1
 
     @property
