@@ -237,7 +237,7 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
 def test_weight_banks_map_to_bare_block_rams(tmp_path, monkeypatch):
     """The banked weight memory is written only while no frame is in flight, so it carries
     ``no_rw_check``: Yosys maps each piece to block RAMs with no read-before-write logic in the
-    fabric (with it, two banks of three pieces were 440 LUTs and 529 flip-flops)."""
+    fabric (without it, two banks of three pieces were 440 LUTs and 529 flip-flops)."""
     import json
 
     from amaranth.back import verilog
