@@ -19,7 +19,7 @@ from hw.geometry import BLOCK_RAM_BITS, Geometry, choose_weights
 from sim.cycle_model import predict, weight_bandwidth
 
 from .resnet import section as resnet_section
-from .synth import (SPEED_GRADES, TARGETS, SynthResult, multipliers_by_block,
+from .synth import (ROUTE_TIMEOUT_S, SPEED_GRADES, TARGETS, SynthResult, multipliers_by_block,
                     relative_workdir, synthesize_cached)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,7 +272,8 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         f"`--85k --router {ROUTER}` (LFE5U-85F) at speed grades 6 (nextpnr's default, the "
         "slowest part) and 8 (stage2 8x16 at speed 6 only: `reports.bench.PLACED_AT_SPEED_6`), "
         "I/O registered, placement seed 1 (2, then 3, where 1 does not "
-        "route: `reports.synth.PLACEMENT_SEEDS`; a tiny or digits point below "
+        f"route, or not in {ROUTE_TIMEOUT_S // 60} minutes: `reports.synth.PLACEMENT_SEEDS`, "
+        "`ROUTE_TIMEOUT_S`; a tiny or digits point below "
         f"{SEEDS_BELOW_MHZ:.0f} MHz at speed 6 is placed with seeds 2, then 3, too and the best "
         "kept: `reports.bench.SEEDS_BELOW_MHZ`, every seed's Fmax under Critical paths) "
         "(`reports/synth.py`), the multipliers in their ECP5 form (MULT18X18D with its input "

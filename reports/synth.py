@@ -119,9 +119,17 @@ def engine_ports(verilog: str) -> list[tuple[str, str, int]]:
     return ports
 
 
-def _run(cmd: list[str], cwd: Path, log: Path) -> None:
+class ToolTimeout(RuntimeError):
+    """A tool ran past its time limit and was stopped."""
+
+
+def _run(cmd: list[str], cwd: Path, log: Path, timeout_s: float | None = None) -> None:
     with open(log, "w") as out:
-        proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                  timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise ToolTimeout(f"{cmd[0]} stopped after {timeout_s:.0f} s; see {log}") from None
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed (exit {proc.returncode}); see {log}")
 
@@ -228,6 +236,12 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
 #: ("Failed to route arc ... of net 'rst_r'"), and another placement routes
 PLACEMENT_SEEDS = (1, 2, 3)
 
+#: a placement whose routing has not finished in this time is given up for the next seed: on
+#: a congested placement router2's overuse can fall by a few hundred an iteration at minutes
+#: an iteration, for hours, where another seed of the same netlist routes in minutes (stage2
+#: 8 x 16, the largest reference point, places and routes in about 6 minutes when it does)
+ROUTE_TIMEOUT_S = 15 * 60
+
 
 def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: float,
                      router: str | None, want_mhz: float | None = None, known=None):
@@ -246,11 +260,13 @@ def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq
             _run([pnr, *args, "--json", f"{target}.json", "--freq", str(freq_mhz),
                   "--timing-allow-fail", "--report", f"{target}_report.json", "--seed",
                   str(seed), *(["--router", router] if router else [])],
-                 workdir, workdir / f"{target}_pnr.log")
+                 workdir, workdir / f"{target}_pnr.log", ROUTE_TIMEOUT_S)
         except RuntimeError as err:
             lines = [line for line in (workdir / f"{target}_pnr.log").read_text().splitlines()
                      if line.startswith("ERROR")]
-            errors.append(f"seed {seed}: {lines[0] if lines else err}")
+            late = f"not routed in {ROUTE_TIMEOUT_S / 60:.0f} min"
+            errors.append(f"seed {seed}: "
+                          f"{late if isinstance(err, ToolTimeout) else lines[0] if lines else err}")
             tried[str(seed)] = None
             continue
         report = json.loads((workdir / f"{target}_report.json").read_text())

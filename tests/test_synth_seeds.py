@@ -9,12 +9,17 @@ import reports.synth as synth
 
 def fake_nextpnr(monkeypatch, fmax_by_seed: dict):
     """``_run`` writes the report nextpnr would for the seed it is given (or fails, where the
-    seed's Fmax is None); returns the seeds placed, in order."""
+    seed's Fmax is None, or runs past its time limit, where it is "late"); returns the seeds
+    placed, in order."""
     placed = []
 
-    def run(cmd, workdir, log):
+    def run(cmd, workdir, log, timeout_s=None):
         seed = int(cmd[cmd.index("--seed") + 1])
         placed.append(seed)
+        if fmax_by_seed[seed] == "late":
+            assert timeout_s == synth.ROUTE_TIMEOUT_S
+            log.write_text("Info:     iter=40 overuse=1699\n")
+            raise synth.ToolTimeout("nextpnr stopped")
         log.write_text("ERROR: Failed to route\n" if fmax_by_seed[seed] is None else "")
         if fmax_by_seed[seed] is None:
             raise RuntimeError("nextpnr failed")
@@ -43,6 +48,23 @@ def test_seed_sweep_keeps_the_best_placement(monkeypatch, tmp_path, fmax_by_seed
     assert seen == placed and seed == kept and fmax == fmax_by_seed[kept] and note == ""
     assert path.startswith(f"a{kept} -> b{kept}")
     assert tried == {str(s): fmax_by_seed[s] for s in placed}
+
+
+def test_a_seed_that_routes_too_long_is_given_up_for_the_next(monkeypatch, tmp_path):
+    seen = fake_nextpnr(monkeypatch, {1: "late", 2: "late", 3: 97.0})
+    fmax, _, note, seed, tried = synth._place_and_route("nextpnr", [], "t", tmp_path, 100.0,
+                                                        None, 100.0)
+    assert seen == [1, 2, 3] and (fmax, seed, note) == (97.0, 3, "")
+    assert tried == {"1": None, "2": None, "3": 97.0}
+
+
+def test_no_seed_routing_in_time_is_named_in_the_note(monkeypatch, tmp_path):
+    fake_nextpnr(monkeypatch, {1: "late", 2: None, 3: "late"})
+    fmax, _, note, seed, _ = synth._place_and_route("nextpnr", [], "t", tmp_path, 100.0, None)
+    limit = f"not routed in {synth.ROUTE_TIMEOUT_S // 60} min"
+    assert (fmax, seed) == (None, None)
+    assert note == (f"place and route failed: seed 1: {limit}; "
+                    f"seed 2: ERROR: Failed to route; seed 3: {limit}")
 
 
 def test_seed_sweep_does_not_place_a_known_seed_again(monkeypatch, tmp_path):
