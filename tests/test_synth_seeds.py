@@ -90,3 +90,11 @@ def test_a_design_that_does_not_fit_is_reported_not_placed(monkeypatch, tmp_path
     r = synth.synthesize(preset("tiny"), "ice40-up5k", tmp_path)
     assert (r.fits, r.fmax_mhz, r.seed, r.dsps) == (False, None, None, 18)
     assert r.note == "does not fit: DSP 18 > 8"
+
+
+def test_given_seeds_are_the_only_ones_placed(monkeypatch, tmp_path):
+    """``make synth ARGS="--seed N"``: that placement alone, whatever it reaches."""
+    seen = fake_nextpnr(monkeypatch, {1: 105.0, 2: 90.0, 3: 99.0})
+    fmax, _, _, seed, _ = synth._place_and_route("nextpnr", [], "t", tmp_path, 100.0, None,
+                                                 100.0, seeds=(2,))
+    assert seen == [2] and (fmax, seed) == (90.0, 2)
