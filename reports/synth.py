@@ -257,11 +257,13 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
 #: ("Failed to route arc ... of net 'rst_r'"), and another placement routes
 PLACEMENT_SEEDS = (1, 2, 3)
 
-#: a placement whose routing has not finished in this time is given up for the next seed: on
-#: a congested placement router2's overuse can fall by a few hundred an iteration at minutes
-#: an iteration, for hours, where another seed of the same netlist routes in minutes (stage2
-#: 8 x 16, the largest reference point, places and routes in about 6 minutes when it does)
-ROUTE_TIMEOUT_S = 15 * 60
+#: a placement whose routing has not finished in this time (nextpnr's whole run, wall clock)
+#: is given up for the next seed: on a congested placement router2's overuse can fall by a
+#: few hundred an iteration at minutes an iteration, for hours, where another seed of the
+#: same netlist routes in minutes (stage2 8 x 16, the largest reference point, places and
+#: routes in about 10 minutes on this machine's two cores when nothing else runs, and took
+#: over 14 minutes beside a `make test`)
+ROUTE_TIMEOUT_S = 40 * 60
 
 
 def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: float,
