@@ -259,7 +259,7 @@ class MacArray(wiring.Component):
         (for the cycle's issue, as the address)."""
         geo, cfg = self.geo, self.geo.cfg
         last_ci = ci == geo.ci_chunks - 1
-        following = cur.following()  # the pixel after the last issue, at its tap 0
+        following = cur.registered_following(m)  # the pixel after the last issue, tap 0
         if rewind is not None:
             back, rewound = rewind
             following.pixel = Mux(back, rewound, following.pixel)
