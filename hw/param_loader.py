@@ -12,7 +12,7 @@ as it runs.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -45,9 +45,15 @@ class ParamLoader(wiring.Component):
         m = Module()
         geo = self.geo
         regions = geo.regions
-        region = Signal(range(len(regions)))
+        # the map's position: the region one-hot, and whether the lane and the address are the
+        # region's last as registered flags, moved on with the counters (so no address or lane
+        # compare, and no region decode, is in one cycle with the counters' next values: the
+        # placed critical path of a C = 64 sweep point, `loader.region -> loader.addr`)
+        hot = Signal(len(regions), init=1)
         addr = Signal(range(max(r.depth for r in regions)))
         lane = Signal(range(max(r.lanes for r in regions)))
+        lane_last = Signal(init=regions[0].lanes == 1)
+        addr_last = Signal(init=regions[0].depth == 1)
         fire = self.i.valid & self.i.ready
         m.d.comb += self.i.ready.eq(1)
         # the beat is registered before its address decode: the input port's register sits
@@ -64,9 +70,7 @@ class ParamLoader(wiring.Component):
         for r in geo.memory_regions:  # no write unless a beat's decode says so below
             m.d.sync += getattr(self.mem, r.name).en.eq(0)
         for index, r in enumerate(regions):
-            final_region = index == len(regions) - 1
-            at_end = (addr == r.depth - 1) & (lane == r.lanes - 1)
-            with m.If(beat & (region == index)):
+            with m.If(beat & hot[index]):
                 if r.name == "scalars":
                     for k, name in enumerate(geo.scalar_order):
                         with m.If(addr == k):
@@ -76,23 +80,49 @@ class ParamLoader(wiring.Component):
                     port = getattr(self.mem, r.name)
                     m.d.sync += [port.addr.eq(addr), port.en.eq(1 << lane),
                                  port.data.eq(Cat(*[value[:r.bits]] * r.lanes))]
-                # advance: lane, then address, then region; the stream's end must match the map's
-                m.d.sync += lane.eq(lane + 1)
-                with m.If(lane == r.lanes - 1):
-                    m.d.sync += [lane.eq(0), addr.eq(addr + 1)]
-                    with m.If(addr == r.depth - 1):
-                        m.d.sync += [addr.eq(0), region.eq(0 if final_region else index + 1)]
-                if final_region:
-                    with m.If(at_end):
-                        m.d.sync += complete.eq(beat_last)
-                        with m.If(~beat_last):
-                            m.d.sync += self.error.eq(1)
-                early = beat_last & ~at_end if final_region else beat_last
-                with m.If(early):
-                    m.d.sync += [self.error.eq(1), region.eq(0), addr.eq(0), lane.eq(0)]
+        at_end = hot[-1] & addr_last & lane_last  # the final value of the final region
+        with m.If(beat):
+            self._advance(m, hot, addr, lane, addr_last, lane_last)
+            with m.If(at_end):  # the stream's end must match the map's
+                m.d.sync += complete.eq(beat_last)
+                with m.If(~beat_last):
+                    m.d.sync += self.error.eq(1)
+            with m.If(beat_last & ~at_end):
+                m.d.sync += [self.error.eq(1), hot.eq(1), addr.eq(0), lane.eq(0),
+                             lane_last.eq(lane_last.init), addr_last.eq(addr_last.init)]
         # a new load invalidates the old one at its first beat (these statements win over a
         # completion a cycle or two behind it)
         m.d.sync += self.loaded.eq(complete)
         with m.If(fire):
             m.d.sync += [complete.eq(0), self.loaded.eq(0)]
         return m
+
+    def _advance(self, m, hot, addr, lane, addr_last, lane_last):
+        """One value on: lane, then address, then region (the last wraps to the first), with
+        the flags of the position it moves to."""
+        regions = self.geo.regions
+
+        def any_region(flag) -> Value:
+            """Is the region one for which ``flag(index, region)`` holds (a constant or a
+            signal)?"""
+            flags = [(i, flag(i, r)) for i, r in enumerate(regions)]
+            terms = [hot[i] & f for i, f in flags if f is not False]
+            return Cat(*terms).any() if terms else Const(0, 1)
+
+        def following(i):
+            return regions[(i + 1) % len(regions)]
+
+        def second_last(counter, size):  # the counter's next value is its last (size - 1)
+            return size > 1 and counter == size - 2
+
+        with m.If(~lane_last):
+            m.d.sync += [lane.eq(lane + 1),
+                         lane_last.eq(any_region(lambda i, r: second_last(lane, r.lanes)))]
+        with m.Elif(~addr_last):
+            m.d.sync += [lane.eq(0), addr.eq(addr + 1),
+                         lane_last.eq(any_region(lambda i, r: r.lanes == 1)),
+                         addr_last.eq(any_region(lambda i, r: second_last(addr, r.depth)))]
+        with m.Else():
+            m.d.sync += [lane.eq(0), addr.eq(0), hot.eq(hot.rotate_left(1)),
+                         lane_last.eq(any_region(lambda i, r: following(i).lanes == 1)),
+                         addr_last.eq(any_region(lambda i, r: following(i).depth == 1))]
