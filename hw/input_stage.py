@@ -49,7 +49,10 @@ class InputStage(wiring.Component):
         cur = PixelCursor(geo, "in")
         row, col = cur.row, cur.col
         fill = Signal()  # completing a frame that ended early with zero pixels
-        at_frame_start = (row == 0) & (col == 0) & (ci == 0)
+        # at the frame's first chunk: a register moved on with the cursor (the compare of row
+        # and column with 0 is not in one cycle with the handshake that steps them: the placed
+        # critical path of a C = 64 sweep point, `inp.in_col -> inp.in_col`)
+        at_frame_start = Signal(name="in_at_start", init=1)
         frame_end = (row == cfg.h - 1) & (col == cfg.w - 1) & (ci == geo.ci_chunks - 1)
         taken = Signal(name="in_taken")  # a chunk goes on (and into the ring) this cycle
         go = self.enable & ((ci != 0) | self._space(m, cur, ci, taken))
@@ -83,6 +86,7 @@ class InputStage(wiring.Component):
             with m.If(self.i.p.last != expect_last):  # rows are counted, tlast only checked
                 m.d.sync += self.error.eq(1)
         with m.If(taken):
+            m.d.sync += at_frame_start.eq(frame_end)
             with m.If(frame_end):
                 m.d.sync += fill.eq(0)
             m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
