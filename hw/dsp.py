@@ -10,16 +10,17 @@ MULT18X18D between fabric registers: each cycle then holds a route into the DSP 
 multiply and a route out of it (the last placed critical paths of ``make bench`` on efba85b).
 An ECP5 build (``verilog_text(cfg, dsp=ECP5)``) instantiates MULT18X18D with its input
 registers (REG_INPUTA/B) as a_r and b_r: the same function and latency, with no route in front
-of the multiply.  They reset with the domain (RESETMODE SYNC, RST0), as the fabric registers
-they replace.  The product register stays in the fabric: with the output register in the DSP
-block too (REG_OUTPUT), stage2 8 x 16, which fills 155 of the 156 multipliers, did not route
+of the multiply.  Like the fabric registers they replace, they are not reset (RST0 tied
+low): operands and products are data, read only with their valid (docs/architecture.md).
+The product register stays in the fabric: with the output register in the DSP block too
+(REG_OUTPUT), stage2 8 x 16, which fills 155 of the 156 multipliers, did not route
 (nextpnr router2's overuse grew from iteration 4 to 29).  ``sim`` checks the two forms equal
 on the golden vectors (``tests/test_dsp_forms.py``: the ECP5 form's Verilog, and its
 synthesized netlist).
 """
 from __future__ import annotations
 
-from amaranth.hdl import ClockSignal, Const, Instance, Mux, ResetSignal, Signal, signed
+from amaranth.hdl import ClockSignal, Const, Instance, Mux, Signal, signed
 
 #: the generic form: registers and ``*``, whatever Yosys maps them to
 GENERIC = "generic"
@@ -72,11 +73,11 @@ def dsp_product(m, product: Signal, a, b, name: str) -> None:
         p_REG_INPUTA_CE="CE0", p_REG_INPUTB_CE="CE0", p_REG_OUTPUT_CE="CE0",
         p_REG_INPUTA_RST="RST0", p_REG_INPUTB_RST="RST0", p_REG_OUTPUT_RST="RST0",
         p_RESETMODE="SYNC", p_GSR="DISABLED",
-        i_CLK0=ClockSignal(), i_CE0=Const(1, 1), i_RST0=ResetSignal(),
+        i_CLK0=ClockSignal(), i_CE0=Const(1, 1), i_RST0=Const(0, 1),
         i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1),
         i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
         **{f"i_C{i}": Const(0, 1) for i in range(DSP_BITS)}, **pins)
-    m.d.sync += product.eq(full[:len(product)])
+    _data_register(m, product, full[:len(product)])
 
 
 def multiply(m, platform, product: Signal, a, b, name: str, zero_unless=None) -> None:
@@ -88,4 +89,12 @@ def multiply(m, platform, product: Signal, a, b, name: str, zero_unless=None) ->
     if in_dsp(platform):
         dsp_product(m, product, a if zero_unless is None else Mux(zero_unless, a, 0), b, name)
     else:
-        m.d.sync += product.eq(a * b if zero_unless is None else Mux(zero_unless, a * b, 0))
+        _data_register(m, product, a * b if zero_unless is None else Mux(zero_unless, a * b, 0))
+
+
+def _data_register(m, out: Signal, value) -> None:
+    """``out`` is ``value`` a cycle later, through a register without reset (a product is
+    data: a caller's ``out`` may be any signal, so the register is one of its own)."""
+    reg = Signal.like(out, name=f"{out.name}_r", reset_less=True)
+    m.d.sync += reg.eq(value)
+    m.d.comb += out.eq(reg)

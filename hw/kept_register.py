@@ -15,7 +15,7 @@ more than ``FANOUT`` copies of the next level, so each route spans a part of the
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,14 +24,18 @@ KEPT_PREFIX = "kept_"
 
 
 class KeptRegister(wiring.Component):
-    """``q`` is ``d`` one cycle later (reset to 0, as the pipeline registers beside it)."""
+    """``q`` is ``d`` one cycle later: reset to 0, or, with ``reset_less`` (a copy of data that
+    is read only with its valid), not reset at all."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, reset_less: bool = False):
+        self._reset_less = reset_less
         super().__init__({"d": In(width), "q": Out(width)})
 
     def elaborate(self, platform):
         m = Module()
-        m.d.sync += self.q.eq(self.d)
+        reg = Signal(len(self.d), name="r", reset_less=self._reset_less)
+        m.d.sync += reg.eq(self.d)
+        m.d.comb += self.q.eq(reg)
         return m
 
 
@@ -54,19 +58,19 @@ def tree_copies(leaves: int) -> int:
     return sum(-(-leaves // FANOUT ** level) for level in range(levels))
 
 
-def kept_copies(m, value, names) -> list:
+def kept_copies(m, value, names, reset_less: bool = False) -> list:
     """One ``KeptRegister`` of ``value`` for each name (submodule ``KEPT_PREFIX + name``),
     each to sit beside its own consumers; returns the copies' outputs, in the order of
-    ``names``."""
+    ``names``.  ``reset_less``: ``value`` is data (``KeptRegister``)."""
     copies = []
     for name in names:
-        copy = m.submodules[KEPT_PREFIX + name] = KeptRegister(len(value))
+        copy = m.submodules[KEPT_PREFIX + name] = KeptRegister(len(value), reset_less)
         m.d.comb += copy.d.eq(value)
         copies.append(copy.q)
     return copies
 
 
-def kept_tree(m, value, name: str, leaves: int) -> list:
+def kept_tree(m, value, name: str, leaves: int, reset_less: bool = False) -> list:
     """``leaves`` copies of ``value`` (submodules ``KEPT_PREFIX + name + "{i}"``), through
     ``tree_levels(leaves) - 1`` levels of intermediate copies (``... name + "_l{level}_{i}"``):
     leaf i hangs from copy i // FANOUT of the level above, and so on up to ``value``.  Every
@@ -75,6 +79,7 @@ def kept_tree(m, value, name: str, leaves: int) -> list:
     sources = [value]
     for level in range(1, levels):
         count = -(-leaves // FANOUT ** (levels - level))
-        sources = [kept_copies(m, sources[i // FANOUT], [f"{name}_l{level}_{i}"])[0]
-                   for i in range(count)]
-    return [kept_copies(m, sources[i // FANOUT], [f"{name}{i}"])[0] for i in range(leaves)]
+        sources = [kept_copies(m, sources[i // FANOUT], [f"{name}_l{level}_{i}"],
+                               reset_less)[0] for i in range(count)]
+    return [kept_copies(m, sources[i // FANOUT], [f"{name}{i}"], reset_less)[0]
+            for i in range(leaves)]

@@ -143,7 +143,7 @@ class MacArray(wiring.Component):
         # (in the ECP5 form the DSP blocks' input registers, ``hw.dsp``)
         near = (lambda values, name: values) if in_dsp(platform) else partial(register, m)
         xs = [lanes(near({"x": copy}, f"x{lane}_near")["x"], simd, f.data_bits)
-              for lane, copy in enumerate(kept_tree(m, s1b["x"], "x", pe))]
+              for lane, copy in enumerate(kept_tree(m, s1b["x"], "x", pe, reset_less=True))]
         w_near = {"w": s1b["w"]}
         for level in range(copy_levels):
             w_near = register(m, w_near, f"s1c{level}" if level else "s1c")
@@ -163,13 +163,20 @@ class MacArray(wiring.Component):
         # each PE lane's SIMD products summed in two registered steps: pairs beside the DSP
         # blocks, then the lane's sum
         s3 = register(m, register(m, s2, "s3a"), "s3")
-        sums = [Signal(signed(f.acc_bits), name=f"lane_sum{lane}") for lane in range(pe)]
+        sums = [Signal(signed(f.acc_bits), name=f"lane_sum{lane}", reset_less=True)
+                for lane in range(pe)]
         for lane, (sm, row_p) in enumerate(zip(sums, products)):
             sum_in_two_steps(m, sm, row_p, f"pair_{lane}")
 
-        acc_c = [Signal(signed(f.acc_bits), name=f"acc_c{lane}") for lane in range(pe)]
-        acc_a = [Signal(signed(f.acc_bits), name=f"acc_a{lane}") for lane in range(pe)]
+        # the accumulators and the result's payload are data: only the result's valid is reset
+        acc_c = [Signal(signed(f.acc_bits), name=f"acc_c{lane}", reset_less=True)
+                 for lane in range(pe)]
+        acc_a = [Signal(signed(f.acc_bits), name=f"acc_a{lane}", reset_less=True)
+                 for lane in range(pe)]
         res = self.result
+        payload = {k: Signal.like(getattr(res, k), name=f"result_{k}", reset_less=True)
+                   for k in ("group", "acc_c", "acc_a")}
+        m.d.comb += [getattr(res, k).eq(v) for k, v in payload.items()]
         new_c = [sm + Mux(s3["first"], 0, c) for sm, c in zip(sums, acc_c)]
         new_a = [sm + Mux(s3["first"], 0, a) for sm, a in zip(sums, acc_a)]
         m.d.sync += res.valid.eq(0)
@@ -180,10 +187,11 @@ class MacArray(wiring.Component):
                 m.d.sync += [c.eq(n) for c, n in zip(acc_c, new_c)]
             with m.If(s3["last"]):  # the z tap's (or, without one, the window's) last cycle
                 final_c, final_a = (acc_c, new_a) if has_z else (new_c, [0] * pe)
-                m.d.sync += [res.valid.eq(1), res.group.eq(s3["group"]),
-                             res.acc_c.eq(Cat(*(c[:f.acc_bits] for c in final_c))),
-                             res.acc_a.eq(Cat(*(Const(a, signed(f.acc_bits)) if isinstance(a, int)
-                                                else a[:f.acc_bits] for a in final_a)))]
+                m.d.sync += [res.valid.eq(1), payload["group"].eq(s3["group"]),
+                             payload["acc_c"].eq(Cat(*(c[:f.acc_bits] for c in final_c))),
+                             payload["acc_a"].eq(Cat(*(Const(a, signed(f.acc_bits))
+                                                       if isinstance(a, int)
+                                                       else a[:f.acc_bits] for a in final_a)))]
         return m
 
     def _weight_piece(self, words, piece):

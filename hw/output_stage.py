@@ -79,7 +79,8 @@ class OutputStage(wiring.Component):
         for name in self.param_names:
             m.d.comb += getattr(self, name).addr.eq(res.group)
         valid1 = Signal()
-        acc_c, acc_a = Signal.like(res.acc_c), Signal.like(res.acc_a)
+        acc_c = Signal.like(res.acc_c, reset_less=True)  # data, read with valid1
+        acc_a = Signal.like(res.acc_a, reset_less=True)
         m.d.sync += [valid1.eq(res.valid), acc_c.eq(res.acc_c), acc_a.eq(res.acc_a)]
         # the sums fit their worst-case widths: exact slices
         widths = (cfg.accumulators.convolution,) + ((cfg.accumulators.attention_tap,)

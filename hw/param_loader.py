@@ -59,7 +59,7 @@ class ParamLoader(wiring.Component):
         # the beat is registered before its address decode: the input port's register sits
         # at the pins, far from the memories (a critical path of the placed design)
         beat = Signal()
-        value = Signal.like(self.i.p.data)
+        value = Signal.like(self.i.p.data, reset_less=True)  # data: ``beat`` says when
         beat_last = Signal()
         m.d.sync += [beat.eq(fire), value.eq(self.i.p.data), beat_last.eq(self.i.p.last)]
         # a complete load, one cycle before ``loaded``: the memories' write ports are
@@ -67,8 +67,15 @@ class ParamLoader(wiring.Component):
         # lands a cycle after the decode
         complete = Signal()
 
+        # the write ports' registers: only the enables are reset (the address and data are
+        # read only with them)
+        written = {}
         for r in geo.memory_regions:  # no write unless a beat's decode says so below
-            m.d.sync += getattr(self.mem, r.name).en.eq(0)
+            port = getattr(self.mem, r.name)
+            m.d.sync += port.en.eq(0)
+            written[r.name] = [Signal.like(v, name=f"{r.name}_{k}", reset_less=True)
+                               for k, v in (("addr", port.addr), ("data", port.data))]
+            m.d.comb += [port.addr.eq(written[r.name][0]), port.data.eq(written[r.name][1])]
         for index, r in enumerate(regions):
             with m.If(beat & hot[index]):
                 if r.name == "scalars":
@@ -77,9 +84,9 @@ class ParamLoader(wiring.Component):
                             target = self.s_out if name == "s_out" else self.scalars[name]
                             m.d.sync += target.eq(value)
                 else:
-                    port = getattr(self.mem, r.name)
-                    m.d.sync += [port.addr.eq(addr), port.en.eq(1 << lane),
-                                 port.data.eq(Cat(*[value[:r.bits]] * r.lanes))]
+                    port_addr, port_data = written[r.name]
+                    m.d.sync += [port_addr.eq(addr), getattr(self.mem, r.name).en.eq(1 << lane),
+                                 port_data.eq(Cat(*[value[:r.bits]] * r.lanes))]
         at_end = hot[-1] & addr_last & lane_last  # the final value of the final region
         with m.If(beat):
             self._advance(m, hot, addr, lane, addr_last, lane_last)

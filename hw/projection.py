@@ -108,7 +108,8 @@ class Projection(wiring.Component):
         # each row's SIMD products summed in two registered steps (pairs, then the row)
         s3a = register(m, s2, "s3a")
         s3 = register(m, s3a, "s3")
-        sums = [Signal(signed(f.acc_bits), name=f"row_sum{l}") for l in range(pj)]
+        sums = [Signal(signed(f.acc_bits), name=f"row_sum{l}", reset_less=True)
+                for l in range(pj)]
         for l, (sm, row) in enumerate(zip(sums, prods)):
             sum_in_two_steps(m, sm, row, f"pair{l}")
         m.d.comb += self.m.addr.eq(s3a["g"])  # multipliers of the group arrive with its sums
@@ -120,8 +121,8 @@ class Projection(wiring.Component):
         # a chain of ``groups`` registers that moves on with every valid cycle: the group's own
         # sum is always at the chain's head, and no indexed register file (a groups:1 read
         # multiplexer and a decoded write) sits in the accumulate cycle.
-        acc = [[Signal(signed(f.acc_bits), name=f"acc{l}_{i}") for i in range(groups)]
-               for l in range(pj)]
+        acc = [[Signal(signed(f.acc_bits), name=f"acc{l}_{i}", reset_less=True)  # data: "first"
+                for i in range(groups)] for l in range(pj)]
         totals = [sm + Mux(s3["first"], 0, a[0]) for sm, a in zip(sums, acc)]
         with m.If(s3["valid"]):
             m.d.sync += [a[i].eq(a[i + 1] if i < groups - 1 else t[:f.acc_bits])
@@ -135,8 +136,8 @@ class Projection(wiring.Component):
         done_g = out["g"]
 
         # collect the groups of a pixel; write the words as its last group comes out
-        held = [Array(Signal(f.data_bits, name=f"held{l}_{i}") for i in range(groups))
-                for l in range(pj)]
+        held = [Array(Signal(f.data_bits, name=f"held{l}_{i}", reset_less=True)
+                      for i in range(groups)) for l in range(pj)]
         with m.If(done):
             m.d.sync += [h[done_g].eq(r) for h, r in zip(held, results)]
         rows = [results[l] if i == groups - 1 else held[l][i]

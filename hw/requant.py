@@ -6,7 +6,8 @@ the DSP blocks (the operands cross the chip in two steps); partial products, one
 block each (an accumulator wider than 18 bits is split in two); the products from their
 partials, and bias plus rounding constant; the sum; the arithmetic right shift in two steps
 (by the shift's high bits, then its low bits: three multiplexer levels each); the saturation.
-There is no handshake: a caller delays its own tags by ``LATENCY`` cycles.
+There is no handshake: a caller delays its own tags by ``LATENCY`` cycles; no register here is
+reset (the values are data, read only with the caller's valid).
 """
 from __future__ import annotations
 
@@ -50,13 +51,14 @@ class Requantizer(wiring.Component):
         m = Module()
         hi, lo = (1 << (self._out_bits - 1)) - 1, -(1 << (self._out_bits - 1))
         # stage 1: register the inputs
-        shift1 = Signal.like(self.shift)
-        bias1 = Signal(signed(max(self._bias_bits, 1)))
+        shift1 = Signal.like(self.shift, reset_less=True)
+        bias1 = Signal(signed(max(self._bias_bits, 1)), reset_less=True)
         m.d.sync += [shift1.eq(self.shift), bias1.eq(self.bias if self._bias_bits else 0)]
         terms = []
         for i, width in enumerate(self._acc_widths):
-            acc = Signal(signed(width), name=f"acc{i}_r")
-            mult = Signal(signed(self._mult_bits + 1), name=f"mult{i}_r")  # unsigned -> signed
+            acc = Signal(signed(width), name=f"acc{i}_r", reset_less=True)
+            mult = Signal(signed(self._mult_bits + 1), name=f"mult{i}_r",  # unsigned -> signed
+                          reset_less=True)
             m.d.sync += [acc.eq(getattr(self, f"acc{i}")),
                          mult.eq(Cat(getattr(self, f"mult{i}"), Const(0, 1)).as_signed())]
             # stage 2: again, beside the DSP blocks: the operands cross the chip in two steps
@@ -64,7 +66,7 @@ class Requantizer(wiring.Component):
             if in_dsp(platform):
                 terms.append((acc, [mult] * dsp_blocks(width)))
                 continue
-            acc_d = Signal.like(acc, name=f"acc{i}_d")
+            acc_d = Signal.like(acc, name=f"acc{i}_d", reset_less=True)
             m.d.sync += acc_d.eq(acc)
             terms.append((acc_d, self._multiplier_copies(m, i, mult, width)))
         shift1, bias1 = self._delayed(m, shift1, "shift1d"), self._delayed(m, bias1, "bias1d")
@@ -78,33 +80,37 @@ class Requantizer(wiring.Component):
                 p = Signal(signed(piece.shape().width + mult.shape().width), name=f"prod{i}_{k}")
                 multiply(m, platform, p, piece, mult, f"mul{i}_{k}")
                 partials.append((p, offset))
-        shift2, bias2 = Signal.like(shift1), Signal.like(bias1)
-        rounding = Signal(self._sum_bits)
+        shift2 = Signal.like(shift1, reset_less=True)
+        bias2 = Signal.like(bias1, reset_less=True)
+        rounding = Signal(self._sum_bits, reset_less=True)
         m.d.sync += [shift2.eq(shift1), bias2.eq(bias1),
                      rounding.eq((Const(1, 1) << shift1) >> 1)]
         # stage 4: each term's product from its partial products; bias plus rounding
-        prods = [Signal(signed(width + self._mult_bits + 1), name=f"prod{i}")
+        prods = [Signal(signed(width + self._mult_bits + 1), name=f"prod{i}", reset_less=True)
                  for i, width in enumerate(self._acc_widths)]
         parts = iter(partials)
         for prod, width in zip(prods, self._acc_widths):
             m.d.sync += prod.eq(sum(p << offset for p, offset in
                                     (next(parts) for _ in range(dsp_blocks(width)))))
-        offset3 = Signal(signed(self._sum_bits))
-        shift3 = Signal.like(shift1)
+        offset3 = Signal(signed(self._sum_bits), reset_less=True)
+        shift3 = Signal.like(shift1, reset_less=True)
         m.d.sync += [offset3.eq(bias2 + rounding), shift3.eq(shift2)]
         # stage 5: sum
-        total = Signal(signed(self._sum_bits))
-        shift4 = Signal.like(shift1)
+        total = Signal(signed(self._sum_bits), reset_less=True)
+        shift4 = Signal.like(shift1, reset_less=True)
         m.d.sync += [total.eq(sum(prods) + offset3), shift4.eq(shift3)]
         # stages 6 and 7: arithmetic right shift (total is signed), by the shift's high bits
         # then by its low bits: (x >> a) >> b = x >> (a + b) for an arithmetic shift
         fine_bits = (len(shift4) + 1) // 2
-        coarse, shifted = Signal(signed(self._sum_bits)), Signal(signed(self._sum_bits))
-        fine = Signal(fine_bits)
+        coarse = Signal(signed(self._sum_bits), reset_less=True)
+        shifted = Signal(signed(self._sum_bits), reset_less=True)
+        fine = Signal(fine_bits, reset_less=True)
         m.d.sync += [coarse.eq(total >> Cat(Const(0, fine_bits), shift4[fine_bits:])),
                      fine.eq(shift4[:fine_bits]), shifted.eq(coarse >> fine)]
         # stage 8: saturate
-        m.d.sync += self.result.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)))
+        result = Signal.like(self.result, name="saturated", reset_less=True)
+        m.d.sync += result.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)))
+        m.d.comb += self.result.eq(result)
         return m
 
     @staticmethod
@@ -113,10 +119,10 @@ class Requantizer(wiring.Component):
         product takes (two for a split accumulator): each a kept module, which Yosys cannot
         merge back, so the placer puts it beside its own DSP block."""
         names = [f"mult{i}_{k}" for k in range(dsp_blocks(acc_width))]
-        return [copy.as_signed() for copy in kept_copies(m, mult, names)]
+        return [copy.as_signed() for copy in kept_copies(m, mult, names, reset_less=True)]
 
     @staticmethod
     def _delayed(m, value, name: str):
-        reg = Signal.like(value, name=name)
+        reg = Signal.like(value, name=name, reset_less=True)
         m.d.sync += reg.eq(value)
         return reg

@@ -96,7 +96,7 @@ class RequantLanes(wiring.Component):
             if steps == 1:
                 return word
             held = Signal(len(word) if shared else len(word) - per * lane_bits,
-                          name=f"held_{word.name}")
+                          name=f"held_{word.name}", reset_less=True)  # data, as ``busy`` says
             if shared:
                 with m.If(self.valid):
                     m.d.sync += held.eq(word)
@@ -141,7 +141,8 @@ class RequantLanes(wiring.Component):
         if steps == 1:
             m.d.comb += [self.out_valid.eq(out_fire), self.result.eq(results)]
             return m
-        collected = Signal((steps - 1) * per * self.out_bits)  # earlier steps, oldest lowest
+        # earlier steps, oldest lowest (data: ``out_valid`` says when)
+        collected = Signal((steps - 1) * per * self.out_bits, reset_less=True)
         with m.If(out_fire):
             m.d.sync += collected.eq(Cat(collected, results)[per * self.out_bits:])
         m.d.comb += [self.out_valid.eq(out_fire & out["last"]),

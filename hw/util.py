@@ -229,21 +229,21 @@ def dot_requantize(m, tags: dict, pairs, width: int, out_bits: int, fmt, mult, s
     for i, (p, (a, b)) in enumerate(zip(products, pairs)):
         multiply(m, platform, p, a, b, f"{name}_mul{i}", zero_unless)
     t2 = register(m, tags, f"{name}_s2")
-    dot = Signal(signed(width), name=f"{name}_dot")
+    dot = Signal(signed(width), name=f"{name}_dot", reset_less=True)
     if dot_sum_cycles(len(products)) == 1:
         m.d.sync += dot.eq(sum(products))
     else:  # groups of about sqrt(terms) products, then their sums: half the tree a cycle
         group = math.isqrt(len(products) - 1) + 1
         partial = []
         for i in range(0, len(products), group):
-            part = Signal(signed(width), name=f"{name}_part{i // group}")
+            part = Signal(signed(width), name=f"{name}_part{i // group}", reset_less=True)
             m.d.sync += part.eq(sum(products[i:i + group]))
             partial.append(part)
         m.d.sync += dot.eq(sum(partial))
         t2 = register(m, t2, f"{name}_s2b")
     t3 = register(m, t2, f"{name}_s3")
     if "first" in t3:  # the dot product comes in parts, tagged "first" .. "last": add them up
-        total = Signal(signed(width), name=f"{name}_total")
+        total = Signal(signed(width), name=f"{name}_total", reset_less=True)
         with m.If(t3["valid"]):
             m.d.sync += total.eq(dot + Mux(t3["first"], 0, total))
         t3.pop("first")
@@ -281,7 +281,8 @@ def sum_in_two_steps(m, total, values, name: str) -> None:
     holds half the adder tree."""
     pairs = []
     for i in range(0, len(values), 2):
-        pair = Signal(signed(max(len(v) for v in values) + 1), name=f"{name}_{i}")
+        pair = Signal(signed(max(len(v) for v in values) + 1), name=f"{name}_{i}",
+                      reset_less=True)
         m.d.sync += pair.eq(sum(values[i:i + 2]))
         pairs.append(pair)
     m.d.sync += total.eq(sum(pairs))
@@ -296,10 +297,12 @@ def delay(m, valid, tags: dict, cycles: int, name: str):
 
 
 def register(m, tags: dict, name: str) -> dict:
-    """One pipeline register for every tag (a dict of values); returns the registered dict."""
+    """One pipeline register for every tag (a dict of values); returns the registered dict.
+    Only ``valid`` is reset: every other tag is data that a stage reads only with its valid
+    (docs/architecture.md, "Reset: control only")."""
     out = {}
     for key, value in tags.items():
-        reg = Signal(value.shape(), name=f"{name}_{key}")
+        reg = Signal(value.shape(), name=f"{name}_{key}", reset_less=key != "valid")
         m.d.sync += reg.eq(value)
         out[key] = reg
     return out
