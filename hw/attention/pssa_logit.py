@@ -13,13 +13,14 @@ is registered, so its compares are not in one cycle with the counters they enabl
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import SHIFT_TAPS
 
 from ..geometry import SLOTS, Geometry, ceil_log2
+from ..kept_register import kept_copies
 from ..ports import write_port
 from ..util import (DOT_PARTS_EXTRA, PixelCursor, dot_done, dot_requantize, lanes, register,
                     registered_neighbour, row_sequencer, wrap_inc)
@@ -28,6 +29,8 @@ from .qk import qk_members
 #: bits of a logit's row within its pixel's slot of the bank
 BANK_ROW_BITS = ceil_log2(SHIFT_TAPS)
 BANK_WORDS = SLOTS << BANK_ROW_BITS
+#: the most q and k bits one copy of the part loader's select drives (``LogitUnit._part_words``)
+SELECT_BITS = 64
 
 
 def logit_parts(geo: Geometry) -> int:
@@ -80,8 +83,9 @@ class LogitUnit(wiring.Component):
         tags = {"valid": s1["valid"], "t": s1["t"], "bank": s1["bank"]}
         q, k, dl = s1["q"], s1["k"], cfg.d // parts
         if parts > 1:  # this cycle's part of q and k, registered
-            s1 = register(m, {**s1, "q": Array(lanes(q, parts, dl * db, False))[s1["j"]],
-                              "k": Array(lanes(k, parts, dl * db, False))[s1["j"]]}, "s1p")
+            s1 = {**register(m, {key: v for key, v in s1.items() if key not in ("q", "k")},
+                             "s1p"),
+                  **self._parts(m, s0["j"] == 0, {"q": q, "k": k}, dl * db)}
             tags = {"valid": s1["valid"], "t": s1["t"], "bank": s1["bank"],
                     "first": s1["j"] == 0, "last": s1["j"] == parts - 1}
             q, k = s1["q"], s1["k"]
@@ -94,6 +98,31 @@ class LogitUnit(wiring.Component):
         with m.If(valid & (out["t"] == SHIFT_TAPS - 1)):
             m.d.sync += self.count.eq(self.count + 1)
         return m
+
+    @staticmethod
+    def _parts(m, first_part, words: dict, part_bits: int) -> dict:
+        """Each of ``words`` (the memory outputs' registers) a cycle later, cut to the part its
+        row uses, through a shift register: a row with part j = 0 loads the word, each later
+        row of the offset (they follow without a bubble: ``row_sequencer``) shifts it down by
+        a part, so the row's part is always the low ``part_bits`` and no parts:1 multiplexer
+        sits behind the part counter (stage2 8 x 16's placed critical path:
+        ``logit.s1_j -> logit.s1p_k``, 10.3 ns of routing).  ``first_part`` (the row's j = 0,
+        a cycle ahead) reaches the words through register copies, one per ``SELECT_BITS``
+        bits; no register here is reset (data, as the tags' valid says)."""
+        bits = sum(len(v) for v in words.values())
+        loads = kept_copies(m, first_part, [f"logit_load{i}" for i in
+                                            range(-(-bits // SELECT_BITS))], reset_less=True)
+        parts, offset = {}, 0
+        for name, value in words.items():
+            word = Signal(len(value), name=f"s1p_{name}_word", reset_less=True)
+            shifted = word >> part_bits
+            for lo in range(0, len(value), SELECT_BITS // 2):
+                hi = min(lo + SELECT_BITS // 2, len(value))
+                load = loads[(offset + lo) // SELECT_BITS]
+                m.d.sync += word[lo:hi].eq(Mux(load, value[lo:hi], shifted[lo:hi]))
+            offset += len(value)
+            parts[name] = word[:part_bits]
+        return parts
 
     @staticmethod
     def _tap_and_part(m, issue, parts: int):
