@@ -67,18 +67,15 @@ class ParamLoader(wiring.Component):
         # lands a cycle after the decode
         complete = Signal()
 
-        # the write ports' registers: only the enables are reset and decoded from the beat; the
-        # address and data, read only with them, load every cycle, so the beat does not enable
-        # a register of every memory's data (its fan-out across the chip, to the enables of
-        # 2,000 flip-flops at stage2 8 x 16, was a placed critical path: loader.beat ->
-        # loader.mem w_mac en, 9.7 ns of routing)
+        # the write ports' registers: only the enables are reset (the address and data are
+        # read only with them)
+        written = {}
         for r in geo.memory_regions:  # no write unless a beat's decode says so below
             port = getattr(self.mem, r.name)
             m.d.sync += port.en.eq(0)
-            address = Signal.like(port.addr, name=f"{r.name}_addr", reset_less=True)
-            data = Signal.like(port.data, name=f"{r.name}_data", reset_less=True)
-            m.d.sync += [address.eq(addr), data.eq(Cat(*[value[:r.bits]] * r.lanes))]
-            m.d.comb += [port.addr.eq(address), port.data.eq(data)]
+            written[r.name] = [Signal.like(v, name=f"{r.name}_{k}", reset_less=True)
+                               for k, v in (("addr", port.addr), ("data", port.data))]
+            m.d.comb += [port.addr.eq(written[r.name][0]), port.data.eq(written[r.name][1])]
         for index, r in enumerate(regions):
             with m.If(beat & hot[index]):
                 if r.name == "scalars":
@@ -87,7 +84,9 @@ class ParamLoader(wiring.Component):
                             target = self.s_out if name == "s_out" else self.scalars[name]
                             m.d.sync += target.eq(value)
                 else:
-                    m.d.sync += getattr(self.mem, r.name).en.eq(1 << lane)
+                    port_addr, port_data = written[r.name]
+                    m.d.sync += [port_addr.eq(addr), getattr(self.mem, r.name).en.eq(1 << lane),
+                                 port_data.eq(Cat(*[value[:r.bits]] * r.lanes))]
         at_end = hot[-1] & addr_last & lane_last  # the final value of the final region
         with m.If(beat):
             self._advance(m, hot, addr, lane, addr_last, lane_last)
