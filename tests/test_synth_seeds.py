@@ -98,3 +98,13 @@ def test_given_seeds_are_the_only_ones_placed(monkeypatch, tmp_path):
     fmax, _, _, seed, _ = synth._place_and_route("nextpnr", [], "t", tmp_path, 100.0, None,
                                                  100.0, seeds=(2,))
     assert seen == [2] and (fmax, seed) == (90.0, 2)
+
+
+def test_bench_places_again_below_each_points_target():
+    """The bench's clock targets (issue 13): stage2 8 x 16 is placed with the next seeds below
+    125 MHz, the tiny and digits points below 100; synthesized-only points are not placed."""
+    from reports.bench import wanted_mhz
+
+    assert wanted_mhz("stage2", 8, 16) == 125.0
+    assert wanted_mhz("tiny", 4, 4) == wanted_mhz("digits", 8, 8) == 100.0
+    assert wanted_mhz("stage2", 4, 4) is None
