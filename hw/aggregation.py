@@ -142,7 +142,8 @@ class WindowAggregation(wiring.Component):
         # cannot merge back): each sits beside its own DSP block instead of one register
         # fanning out to SIMD blocks across the DSP row
         weights = [copy.as_signed()
-                   for copy in kept_copies(m, self.a.data, [f"a{s}" for s in range(simd)])]
+                   for copy in kept_copies(m, self.a.data, [f"a{s}" for s in range(simd)],
+                                            reset_less=True)]
         tags = {k: v for k, v in s1.items() if k != "x"}
         inside = tags["inside"]  # before ``near_dsp``: the ECP5 form's zero (``hw.dsp``)
         pairs, tags, _ = near_dsp(m, list(zip(weights, lanes(s1["x"], simd, db))), tags, None,
@@ -152,7 +153,7 @@ class WindowAggregation(wiring.Component):
         for s, (p, (a, xv)) in enumerate(zip(prods, pairs)):
             multiply(m, platform, p, a, xv, f"mul{s}", zero_unless=inside)
         s2 = register(m, tags, "s2")
-        z_acc = [Signal(signed(f.acc_bits), name=f"zacc{s}") for s in range(simd)]
+        z_acc = [Signal(signed(f.acc_bits), name=f"zacc{s}", reset_less=True) for s in range(simd)]
         with m.If(s2["valid"]):
             m.d.sync += [za.eq(p + Mux(s2["t"] == 0, 0, za)) for za, p in zip(z_acc, prods)]
         s3 = register(m, {"valid": s2["valid"] & (s2["t"] == last_t), "ci": s2["ci"],

@@ -73,9 +73,9 @@ class InputStage(wiring.Component):
         ]
         # the ring's write is registered (RING_WRITE_DELAY): the handshake's logic and the
         # write enable's fan-out to the ring's LUT RAMs are not in one cycle
-        write = register(m, {"en": taken, "data": self.chunk.p.data,
+        write = register(m, {"valid": taken, "data": self.chunk.p.data,
                              "addr": Cat(ci[:geo.chunk_bits], cur.pixel[:geo.addr_bits])}, "ring")
-        m.d.comb += [self.x.en.eq(write["en"]), self.x.data.eq(write["data"]),
+        m.d.comb += [self.x.en.eq(write["valid"]), self.x.data.eq(write["data"]),
                      self.x.addr.eq(write["addr"])]
         with m.If(self.i.valid & (stray | early)):
             m.d.sync += self.error.eq(1)

@@ -76,18 +76,19 @@ class SaAggregation(wiring.Component):
         s0 = register(m, tags, "s0")
         s1 = register(m, {**s0, "t": self.a.data, "x": self.x.data}, "s1")  # memory outputs
         maxes = Array(lanes(self.maxes, SA_SLOTS, lb))
-        delta = Signal(DELTA_BITS)
+        delta = Signal(DELTA_BITS, reset_less=True)
         m.d.sync += delta.eq(clamped_delta(maxes[s1["bslot"]], s1["t"].as_signed()))
         s2 = register(m, {k: v for k, v in s1.items() if k != "t"}, "s2")
-        e = Signal(EXP_BITS)
+        e = Signal(EXP_BITS, reset_less=True)
         m.d.sync += e.eq(exp2_of(delta))
         s2e = register(m, s2, "s2e")
-        prods = [Signal(signed(EXP_BITS + db + 1), name=f"ex{s}") for s in range(simd)]
+        prods = [Signal(signed(EXP_BITS + db + 1), name=f"ex{s}", reset_less=True)
+                 for s in range(simd)]
         e_signed = Cat(e, Const(0, 1)).as_signed()
         m.d.sync += [p.eq(e_signed * xv) for p, xv in zip(prods, lanes(s2e["x"], simd, db))]
         s3 = register(m, {k: v for k, v in s2e.items() if k != "x"}, "s3")
         width = sa_zacc_bits(cfg)
-        z_acc = [Signal(signed(width), name=f"zacc{s}") for s in range(simd)]
+        z_acc = [Signal(signed(width), name=f"zacc{s}", reset_less=True) for s in range(simd)]
         with m.If(s3["valid"]):
             m.d.sync += [za.eq(p + Mux(s3["first"], 0, za)) for za, p in zip(z_acc, prods)]
         s4 = register(m, {"valid": s3["valid"] & s3["last"], "ci": s3["ci"],

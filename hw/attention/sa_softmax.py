@@ -118,7 +118,7 @@ class SoftmaxUnit(wiring.Component):
                  & (cur.ahead_of(self.agg_issued) < SA_SLOTS))
         issue1, issue2 = Signal(), Signal()
         m.submodules.recip = recip = Reciprocal(sum_bits(cfg))
-        total = Signal(sum_bits(cfg))
+        total = Signal(sum_bits(cfg), reset_less=True)
         mx = Signal(signed(lb))
         maxes = [Signal(signed(lb), name=f"max{s}") for s in range(SA_SLOTS)]
         recips = [Signal(RECIP_BITS, name=f"recip{s}") for s in range(SA_SLOTS)]
@@ -171,10 +171,10 @@ class SoftmaxUnit(wiring.Component):
         # pass 2: issue -> bank read -> register -> delta -> e -> sum
         r0 = register(m, {"valid": issue2, "first": j == 0}, "p2s0")
         r1 = register(m, {**r0, "t": self.bank_r.data.as_signed()}, "p2s1")
-        delta = Signal(DELTA_BITS)
+        delta = Signal(DELTA_BITS, reset_less=True)
         m.d.sync += delta.eq(clamped_delta(mx, r1["t"]))
         r2 = register(m, {"valid": r1["valid"], "first": r1["first"]}, "p2s2")
-        e = Signal(EXP_BITS)
+        e = Signal(EXP_BITS, reset_less=True)
         m.d.sync += e.eq(exp2_of(delta))
         r3 = register(m, r2, "p2s3")
         with m.If(r3["valid"]):
