@@ -77,7 +77,7 @@ def dsp_product(m, product: Signal, a, b, name: str) -> None:
         i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1),
         i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
         **{f"i_C{i}": Const(0, 1) for i in range(DSP_BITS)}, **pins)
-    _data_register(m, product, full[:len(product)])
+    data_register(m, product, full[:len(product)])
 
 
 def multiply(m, platform, product: Signal, a, b, name: str, zero_unless=None) -> None:
@@ -89,12 +89,13 @@ def multiply(m, platform, product: Signal, a, b, name: str, zero_unless=None) ->
     if in_dsp(platform):
         dsp_product(m, product, a if zero_unless is None else Mux(zero_unless, a, 0), b, name)
     else:
-        _data_register(m, product, a * b if zero_unless is None else Mux(zero_unless, a * b, 0))
+        data_register(m, product, a * b if zero_unless is None else Mux(zero_unless, a * b, 0))
 
 
-def _data_register(m, out: Signal, value) -> None:
-    """``out`` is ``value`` a cycle later, through a register without reset (a product is
-    data: a caller's ``out`` may be any signal, so the register is one of its own)."""
-    reg = Signal.like(out, name=f"{out.name}_r", reset_less=True)
+def data_register(m, out: Signal, value, name: str | None = None) -> None:
+    """``out`` is ``value`` a cycle later, through a register without reset (a product, or
+    any data read only with a valid: ``out`` may be a port, whose reset a unit cannot drop,
+    so the register is one of its own, named ``name`` or ``out``'s name + ``_r``)."""
+    reg = Signal.like(out, name=name or f"{out.name}_r", reset_less=True)
     m.d.sync += reg.eq(value)
     m.d.comb += out.eq(reg)

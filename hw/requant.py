@@ -15,7 +15,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .dsp import DSP_BITS, in_dsp, multiply
+from .dsp import DSP_BITS, data_register, in_dsp, multiply
 from .kept_register import kept_copies
 
 
@@ -108,9 +108,8 @@ class Requantizer(wiring.Component):
         m.d.sync += [coarse.eq(total >> Cat(Const(0, fine_bits), shift4[fine_bits:])),
                      fine.eq(shift4[:fine_bits]), shifted.eq(coarse >> fine)]
         # stage 8: saturate
-        result = Signal.like(self.result, name="saturated", reset_less=True)
-        m.d.sync += result.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)))
-        m.d.comb += self.result.eq(result)
+        data_register(m, self.result, Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted)),
+                      "saturated")
         return m
 
     @staticmethod
