@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import partial
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .dsp import in_dsp, multiply
@@ -27,6 +27,10 @@ from .util import PixelCursor, lanes, register, registered_neighbour, sum_in_two
 
 #: cycles from the counts allowing a pixel's window to its first issue (``_window_ok``)
 WINDOW_WAIT = 1
+
+
+#: the tags that steer one PE lane's accumulators, copied a lane (``MacArray``)
+ACC_CONTROL = data.StructLayout({"valid": 1, "z": 1, "first": 1, "last": 1})
 
 
 def result_signature(geo: Geometry) -> wiring.Signature:
@@ -148,10 +152,10 @@ class MacArray(wiring.Component):
         for level in range(copy_levels):
             w_near = register(m, w_near, f"s1c{level}" if level else "s1c")
         ws = lanes(near(w_near, "s1d")["w"], pe * simd, f.weight_bits)
-        s2 = tags
+        stages = [tags]
         for stage in ("s2d", "s2c", *(f"s2c{level}" for level in range(1, copy_levels)),
-                      "s2b", "s2"):
-            s2 = register(m, s2, stage)
+                      "s2b", "s2", "s3a", "s3"):
+            stages.append(register(m, stages[-1], stage))
         products = []
         for lane in range(pe):
             row_p = []
@@ -162,7 +166,15 @@ class MacArray(wiring.Component):
             products.append(row_p)
         # each PE lane's SIMD products summed in two registered steps: pairs beside the DSP
         # blocks, then the lane's sum
-        s3 = register(m, register(m, s2, "s3a"), "s3")
+        s3 = stages[-1]
+        # the accumulators' control, one kept copy a PE lane in step with s3 (``kept_tree``
+        # from ``copy_levels`` stages before it): s3's first, z, valid and last selected and
+        # enabled every lane's accumulators and result across the DSP rows (stage2 8 x 16's
+        # placed critical path on cffe75d: mac.s3_first -> the result's acc_a, 8.9 ns of
+        # routing)
+        early = stages[-1 - copy_levels]
+        lane_control = [data.View(ACC_CONTROL, copy) for copy in kept_tree(
+            m, Cat(*(early[k] for k in ACC_CONTROL.members)), "acc_control", pe)]
         sums = [Signal(signed(f.acc_bits), name=f"lane_sum{lane}", reset_less=True)
                 for lane in range(pe)]
         for lane, (sm, row_p) in enumerate(zip(sums, products)):
@@ -174,24 +186,27 @@ class MacArray(wiring.Component):
         acc_a = [Signal(signed(f.acc_bits), name=f"acc_a{lane}", reset_less=True)
                  for lane in range(pe)]
         res = self.result
-        payload = {k: Signal.like(getattr(res, k), name=f"result_{k}", reset_less=True)
-                   for k in ("group", "acc_c", "acc_a")}
-        m.d.comb += [getattr(res, k).eq(v) for k, v in payload.items()]
-        new_c = [sm + Mux(s3["first"], 0, c) for sm, c in zip(sums, acc_c)]
-        new_a = [sm + Mux(s3["first"], 0, a) for sm, a in zip(sums, acc_a)]
+        group = Signal.like(res.group, name="result_group", reset_less=True)
+        out_c = [Signal(signed(f.acc_bits), name=f"result_acc_c{lane}", reset_less=True)
+                 for lane in range(pe)]
+        out_a = [Signal(signed(f.acc_bits), name=f"result_acc_a{lane}", reset_less=True)
+                 for lane in range(pe)]
+        m.d.comb += [res.group.eq(group), res.acc_c.eq(Cat(*out_c)),
+                     res.acc_a.eq(Cat(*out_a) if has_z else 0)]
         m.d.sync += res.valid.eq(0)
-        with m.If(s3["valid"]):
-            with m.If(s3["z"]):
-                m.d.sync += [a.eq(n) for a, n in zip(acc_a, new_a)]
-            with m.Else():
-                m.d.sync += [c.eq(n) for c, n in zip(acc_c, new_c)]
-            with m.If(s3["last"]):  # the z tap's (or, without one, the window's) last cycle
-                final_c, final_a = (acc_c, new_a) if has_z else (new_c, [0] * pe)
-                m.d.sync += [res.valid.eq(1), payload["group"].eq(s3["group"]),
-                             payload["acc_c"].eq(Cat(*(c[:f.acc_bits] for c in final_c))),
-                             payload["acc_a"].eq(Cat(*(Const(a, signed(f.acc_bits))
-                                                       if isinstance(a, int)
-                                                       else a[:f.acc_bits] for a in final_a)))]
+        with m.If(s3["valid"] & s3["last"]):  # the z tap's (or the window's) last cycle
+            m.d.sync += [res.valid.eq(1), group.eq(s3["group"])]
+        for lane, ctl in enumerate(lane_control):
+            new_c = sums[lane] + Mux(ctl.first, 0, acc_c[lane])
+            new_a = sums[lane] + Mux(ctl.first, 0, acc_a[lane])
+            with m.If(ctl.valid):
+                with m.If(ctl.z):
+                    m.d.sync += acc_a[lane].eq(new_a)
+                with m.Else():
+                    m.d.sync += acc_c[lane].eq(new_c)
+                with m.If(ctl.last):
+                    m.d.sync += [out_c[lane].eq(acc_c[lane] if has_z else new_c),
+                                 out_a[lane].eq(new_a)]
         return m
 
     def _weight_piece(self, words, piece):
