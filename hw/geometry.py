@@ -12,7 +12,7 @@ from functools import cached_property
 
 from golden.config import XvConfig
 
-from .kept_register import FANOUT
+from .kept_register import FANOUT, tree_levels
 
 
 def ceil_log2(n: int) -> int:
@@ -261,15 +261,34 @@ class Geometry:
         return -(-self.region("w_mac").depth // self.weight_piece_words)
 
     @property
+    def weight_issue_levels(self) -> int:
+        """Levels of kept copies that carry the MAC array's issue to the weight banks, above
+        ``FANOUT`` banks (``hw.weight_banks``: each bank counts its own read address), else 0.
+        The issue is the array's stall decision (the window's readiness, the output credits):
+        as the next address of every bank's read-address copy it crossed the chip in one
+        cycle (stage2 8 x 16 placed: ``mac.ci -> w_mac.kept_read_addr3``, 8.6 ns of routing;
+        tiny 8 x 8: ``mac.t -> w_mac kept_read_addr4``).  The weights are read in address
+        order, one pass a pixel, so a bank's counter stepped by its copy of the issue holds
+        the address the array's would, these levels later."""
+        return tree_levels(self.weight_banks) if self.weight_banks > FANOUT else 0
+
+    @property
+    def weight_piece_copies(self) -> bool:
+        """Whether each piece of a bank has a kept copy of the bank's read address
+        (``hw.weight_banks``): many banks, several pieces, so that one address net reaches
+        one piece's block RAMs, not a bank's (stage2 8 x 16, three pieces of two block RAMs a
+        bank: placed, 11.7 ns of routing from a bank's copy on d61893f, into the
+        read-before-write logic that ``no_rw_check`` has removed since)."""
+        return self.weight_pieces > 1 and self.weight_banks > FANOUT
+
+    @property
     def weight_address_levels(self) -> int:
-        """Registers from the MAC array's next weight address to a block RAM's address pins
-        (``hw.weight_banks``): the bank's copy, and where the banks are more than the
-        ``FANOUT`` of a copy tree and several pieces deep one more copy a piece, so that one
-        address net reaches one piece's block RAMs, not a bank's (stage2 8 x 16, three pieces of
-        two block RAMs a bank: placed, 11.7 ns of routing from a bank's copy on d61893f, into
-        the read-before-write logic that ``no_rw_check`` has removed since).  The weights then
-        answer a cycle later (``hw.mac_array``, ``hw.output_stage.output_delay``)."""
-        return 2 if self.weight_pieces > 1 and self.weight_banks > FANOUT else 1
+        """Registers from the MAC array's issue of a weight read to a block RAM's address pins:
+        the read-address register (the array's, or a bank's copy or counter), the issue's
+        ``weight_issue_levels`` and a piece's copy (``weight_piece_copies``).  The weights
+        answer a cycle after the last; each level past the first delays them a cycle
+        (``hw.mac_array``, ``hw.output_stage.output_delay``)."""
+        return 1 + self.weight_issue_levels + self.weight_piece_copies
 
     @property
     def weight_piece_bits(self) -> int:

@@ -55,8 +55,10 @@ class MacArray(wiring.Component):
             "w": (read_port(ceil_log2(geo.tile_buffer_words), geo.weight_word_bits)
                   if geo.cfg.external_weights else region_read_port(geo.region("w_mac"))),
             # a banked weight memory (``hw.weight_banks``) registers the read address itself:
-            # the address ``w.addr`` holds next cycle
-            **({"w_next": Out(geo.region("w_mac").addr_bits)} if geo.weight_banks > 1 else {}),
+            # the address ``w.addr`` holds next cycle, or above ``FANOUT`` banks whether it
+            # moves on (the issue: each bank counts, ``Geometry.weight_issue_levels``)
+            **({"w_step": Out(1)} if geo.weight_issue_levels else
+               {"w_next": Out(geo.region("w_mac").addr_bits)} if geo.weight_banks > 1 else {}),
             # a bank deeper than a block RAM answers every piece's word, and the piece to take
             # (``hw.weight_banks``); ``w.data`` is then unused
             **({"w_pieces": In(geo.weight_pieces * geo.weight_word_bits),
@@ -116,7 +118,9 @@ class MacArray(wiring.Component):
             following = wrap_inc(self.w.addr, geo.co_groups * cfg.taps * geo.ci_chunks - 1)
             with m.If(issue):  # the weights are read in address order, one pixel a pass
                 m.d.sync += self.w.addr.eq(following)
-            if geo.weight_banks > 1:
+            if geo.weight_issue_levels:
+                m.d.comb += self.w_step.eq(issue)
+            elif geo.weight_banks > 1:
                 m.d.comb += self.w_next.eq(Mux(issue, following, self.w.addr))
 
         # ---------------------------------------------------------------- pipeline
@@ -125,7 +129,8 @@ class MacArray(wiring.Component):
                 "last": (ci == geo.ci_chunks - 1) & (t == cfg.taps - 1), "group": group}
         s0 = register(m, tags, "s0")
         # the memories answer now; their outputs are registered before any logic (the weights
-        # a cycle later still where they pass a copy a piece: ``weight_address_levels``)
+        # later still where the issue or the address passes kept copies on its way to the
+        # banks: ``weight_address_levels``)
         pieced = geo.weight_pieces > 1
         answered = {**s0, "x": self.x.data, "zv": self.z.data}
         for level in range(1, geo.weight_address_levels):

@@ -96,9 +96,9 @@ class XvolutionEngine(wiring.Component):
         banked = geo.weight_banks > 1
         for r in geo.memory_regions:
             if banked and r.name == "w_mac":  # one memory a PE lane, read below
-                m.submodules.w_mac = banks = WeightBanks(r, geo.weight_banks,
-                                                         geo.weight_piece_words,
-                                                         geo.weight_address_levels)
+                m.submodules.w_mac = banks = WeightBanks(
+                    r, geo.weight_banks, geo.weight_piece_words, geo.weight_issue_levels,
+                    geo.weight_piece_copies)
                 wiring.connect(m, loader.mem.w_mac, banks.write)
                 continue
             params[r.name] = mem = add_memory(m, r.name, unsigned(r.lanes * r.bits), r.depth)
@@ -110,7 +110,10 @@ class XvolutionEngine(wiring.Component):
         if geo.cfg.external_weights:
             self._weight_tiles(m, loader, mac)
         elif banked:
-            m.d.comb += banks.r_next.eq(mac.w_next)
+            if geo.weight_issue_levels:
+                m.d.comb += banks.r_step.eq(mac.w_step)
+            else:
+                m.d.comb += banks.r_next.eq(mac.w_next)
             if geo.weight_pieces > 1:
                 m.d.comb += [mac.w_pieces.eq(banks.r_data), mac.w_piece.eq(banks.r_piece)]
             else:

@@ -10,14 +10,18 @@ only reaches its bank's few block RAMs, beside the lane's row of multipliers.
 
 Read: the MAC array gives the address its register will hold next (``r_next``); every bank
 registers it, so the data arrive when they would from one memory addressed by that register.
+Above ``FANOUT`` banks the array gives its issue instead (``r_step``: the address moves on,
+wrapping at the region's depth), through ``issue_levels`` levels of kept copies
+(``Geometry.weight_issue_levels``), and each bank counts its own read address: the stall
+decision no longer reaches every bank's address in the cycle it is made.
 A bank deeper than one block RAM is ``pieces`` memories of ``piece_words`` each
 (``Geometry.weight_pieces``): every piece answers the address's low bits, all of them reach
 the MAC array's memory register side by side (``r_data``, piece-major), and each bank's piece
 index comes along (``r_piece``), so the array picks the piece after its register instead of a
 multiplexer between the block RAMs' outputs and it (the placed critical path of the C = 64
 sweep at 4 x 4: block RAM clock-to-out 5.8 ns, then three LUTs).  With two ``address_levels``
-(``Geometry.weight_address_levels``: many banks, several pieces) each piece has a kept copy
-of its bank's copy, and the word arrives a cycle later.
+(``Geometry.weight_piece_copies``: many banks, several pieces) each piece has a kept copy
+of its bank's address, and the word arrives a cycle later.
 The memories are written only by a parameter load, while no frame is in flight
 (``hw.param_loader``), so they carry ``no_rw_check`` (``ports.add_memory``): without it Yosys
 gave every piece read-before-write across the block RAM's ports in the fabric, at stage2 8 x 16
@@ -37,29 +41,35 @@ from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 
 from .geometry import Region, ceil_log2
-from .kept_register import FANOUT, kept_copies
+from .kept_register import FANOUT, kept_copies, kept_tree, tree_levels
 from .ports import add_memory
+from .util import wrap_inc
 
 
 class WeightBanks(wiring.Component):
 
     def __init__(self, region: Region, banks: int, piece_words: int | None = None,
-                 address_levels: int = 1):
+                 issue_levels: int = 0, piece_copies: bool = False):
         if region.lanes % banks:
             raise ValueError(f"weight banks: {region.lanes} lanes do not split into {banks} banks")
-        if address_levels not in (1, 2):
-            raise ValueError(f"weight banks: {address_levels} address levels (1 or 2)")
+        if issue_levels not in (0, tree_levels(banks)):
+            raise ValueError(f"weight banks: {issue_levels} issue levels for {banks} banks "
+                             f"(0, or a copy tree's {tree_levels(banks)})")
         self.region, self.banks = region, banks
         self.piece_words = min(piece_words or region.depth, region.depth)
         self.pieces = -(-region.depth // self.piece_words)
-        self.address_levels = address_levels
+        self.issue_levels, self.piece_copies = issue_levels, piece_copies and self.pieces > 1
+        #: registers from ``r_next`` or ``r_step`` to the block RAMs' address pins (as
+        #: ``Geometry.weight_address_levels``); the word answers a cycle after the last
+        self.address_levels = 1 + self.issue_levels + self.piece_copies
         super().__init__({
             # the loader's write port (as a memory's: addr, data and en are inputs)
             "write": Out(WritePort.Signature(addr_width=region.addr_bits,
                                              shape=region.lanes * region.bits,
                                              granularity=region.bits)),
-            "r_next": In(region.addr_bits),          # the read address of the next cycle
-            # the word read at r_next, ``address_levels`` cycles later: every piece's,
+            # the read address of the next cycle, or (``issue_levels``) that it moves on
+            **({"r_step": In(1)} if issue_levels else {"r_next": In(region.addr_bits)}),
+            # the word read at that address, ``address_levels`` cycles later: every piece's,
             # piece-major
             "r_data": Out(self.pieces * region.lanes * region.bits),
             # and, with several pieces, each bank's piece of that address (bank-major)
@@ -98,11 +108,23 @@ class WeightBanks(wiring.Component):
         return written
 
     def _piece_addresses(self, m, address, bank: int) -> list:
-        """Each piece's read address: the bank's copy, or with two ``address_levels`` a kept
-        copy of it a piece (``Geometry.weight_address_levels``), a cycle later."""
-        if self.address_levels == 1:
+        """Each piece's read address: the bank's, or with ``piece_copies`` a kept copy of it a
+        piece (``Geometry.weight_piece_copies``), a cycle later."""
+        if not self.piece_copies:
             return [address] * self.pieces
         return kept_copies(m, address, [f"read_addr{bank}_{k}" for k in range(self.pieces)])
+
+    def _read_address(self, m, bank: int, steps):
+        """A bank's read address: a kept copy of ``r_next``, or with ``issue_levels`` a
+        counter stepped by the bank's leaf of the kept tree of ``r_step`` (``steps``; reset,
+        as the MAC array's address register: they count the same steps, these levels
+        later)."""
+        if steps is None:
+            return kept_copies(m, self.r_next, [f"read_addr{bank}"])[0]
+        address = Signal(self.region.addr_bits, name=f"read_addr{bank}")
+        with m.If(steps[bank]):
+            m.d.sync += address.eq(wrap_inc(address, self.region.depth - 1))
+        return address
 
     @property
     def piece_bits(self) -> int:
@@ -119,9 +141,10 @@ class WeightBanks(wiring.Component):
         pieces = []
         written = self._written(m, width, lanes)
         data_bits = self._written_bits(width)
+        steps = kept_tree(m, self.r_step, "read_step", banks) if self.issue_levels else None
         for b in range(banks):
             w_copy, = kept_copies(m, written[b], [f"write{b}"])
-            read_addr, = kept_copies(m, self.r_next, [f"read_addr{b}"])
+            read_addr = self._read_address(m, b, steps)
             piece_addrs = self._piece_addresses(m, read_addr[:low_bits], b)
             w_addr, w_en = w_copy[:addr_bits], w_copy[addr_bits + data_bits:]
             w_data = w_copy[addr_bits:addr_bits + data_bits]
@@ -141,10 +164,11 @@ class WeightBanks(wiring.Component):
                 ]
                 data[k][b] = r_port.data
             if self.pieces > 1:  # the piece of the word the memories answer, as they do
-                piece = read_addr[low_bits:]
-                for level in range(self.address_levels):
+                piece = read_addr[low_bits:]  # as the data: a piece's copy, then the memory
+                levels = 1 + self.piece_copies
+                for level in range(levels):
                     later = Signal(self.piece_bits, name=f"piece{b}" + "_early" * (
-                        self.address_levels - 1 - level))
+                        levels - 1 - level))
                     m.d.sync += later.eq(piece)
                     piece = later
                 pieces.append(piece)

@@ -187,7 +187,9 @@ def test_kept_tree_copies_every_leaf_with_bounded_fanout(leaves, levels):
 def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, pieces):
     """A bank deeper than a block RAM is pieces of ``bram_words``; reading address a, the
     piece ``a // piece_words`` of ``r_data`` holds the word written at a, and ``r_piece``
-    names that piece for every bank, ``address_levels`` + 1 cycles after the address."""
+    names that piece for every bank, ``address_levels`` + 1 cycles after the address.  Above
+    ``FANOUT`` banks (all three) the address is each bank's counter, stepped by ``r_step``:
+    every address in order, and past the last back to 0."""
     from hw.geometry import bram_words
     from hw.weight_banks import WeightBanks
 
@@ -197,12 +199,13 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
     region = geo.region("w_mac")
     region = type(region)(region.name, min(region.depth, 1100), region.lanes, region.bits)
     dut = WeightBanks(region, geo.weight_banks, geo.weight_piece_words,
-                      geo.weight_address_levels)
-    assert dut.address_levels == (2 if pieces > 1 else 1)  # (16 and 8 banks: above FANOUT)
+                      geo.weight_issue_levels, geo.weight_piece_copies)
+    # (16 and 8 banks: above FANOUT, two levels of issue copies; a piece's copy)
+    assert dut.address_levels == geo.weight_address_levels == (4 if pieces > 1 else 3)
     word_bits = region.lanes * region.bits
     rng = random.Random(pieces)
-    words = {a: rng.getrandbits(word_bits)
-             for a in rng.sample(range(region.depth), min(40, region.depth))}
+    sampled = {0, region.depth - 1, *rng.sample(range(region.depth), min(40, region.depth))}
+    words = {a: rng.getrandbits(word_bits) for a in sorted(sampled)}
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
@@ -218,13 +221,21 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
                 await ctx.tick()
         ctx.set(dut.write.en, 0)
         await ctx.tick().repeat(3)  # the write port's kept copies (a group's, a bank's)
-        for addr, word in words.items():
-            ctx.set(dut.r_next, addr)
-            # the address registers (the bank's copy, and a piece's), then the memory's
-            await ctx.tick().repeat(dut.address_levels + 1)
-            piece, _ = divmod(addr, dut.piece_words)
+        # steps at random, the address each one moves to (and address 0 from reset), every
+        # word checked in the cycle it answers: the issue's copies, the counter (and a
+        # piece's copy), then the memory's register
+        address, answers = 0, [0] * (dut.address_levels + 1)
+        for cycle in range(2 * region.depth):  # past the last address: back to 0
+            step = rng.random() < 0.7
+            ctx.set(dut.r_step, step)
+            address = (address + step) % region.depth
+            answers.append(address)
+            await ctx.tick()
+            expected = answers[cycle + 1]
+            piece, _ = divmod(expected, dut.piece_words)
             data = ctx.get(dut.r_data)
-            assert (data >> (piece * word_bits)) & ((1 << word_bits) - 1) == word
+            assert (data >> (piece * word_bits)) & ((1 << word_bits) - 1) == \
+                words.get(expected, 0), f"cycle {cycle}: address {expected}"
             if dut.pieces > 1:
                 bits = dut.piece_bits
                 assert [(ctx.get(dut.r_piece) >> (b * bits)) & ((1 << bits) - 1)
