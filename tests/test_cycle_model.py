@@ -19,7 +19,8 @@ CONFIGS = {
     "cout4-d2": ("tiny", dict(h=3, w=9, c_out=4, pe=2, d=2)),
     "one-column": ("tiny", dict(w=1, h=4)),
     "digits-4x4": ("digits", dict(simd=4, pe=4)),
-    # eight weight banks two block RAMs deep: a read-address copy a piece, a cycle more
+    # eight weight banks two block RAMs deep: each bank's counter stepped by copies of the
+    # issue and a read-address copy a piece, three cycles more
     # (``Geometry.weight_address_levels``, as stage2 8 x 16)
     "deep-banks-8x8": ("tiny", dict(simd=8, pe=8, c_in=96, c_out=64, h=3, w=3)),
     # full SA: the softmax unit (2N + 32 cycles a query) and the frame-holding ring
