@@ -273,6 +273,14 @@ class Geometry:
         return tree_levels(self.weight_banks) if self.weight_banks > FANOUT else 0
 
     @property
+    def weight_write_group_lanes(self) -> int:
+        """Lanes of one group of ``FANOUT`` weight banks, whose write goes through one kept
+        copy (``hw.weight_banks``) and whose lane enables the loader decodes from one kept
+        copy of the written lane (``hw.param_loader``); 0 up to ``FANOUT`` banks."""
+        banks = self.weight_banks
+        return FANOUT * (self.cfg.pe * self.cfg.simd // banks) if banks > FANOUT else 0
+
+    @property
     def weight_piece_copies(self) -> bool:
         """Whether each piece of a bank has a kept copy of the bank's read address
         (``hw.weight_banks``): many banks, several pieces, so that one address net reaches
