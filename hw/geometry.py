@@ -290,12 +290,30 @@ class Geometry:
         return self.weight_pieces > 1 and self.weight_banks > FANOUT
 
     @property
+    def weight_data_register(self) -> bool:
+        """Whether each piece of a weight bank has a kept register of its block RAMs' output
+        (``hw.weight_banks``), above ``FANOUT`` banks: a block RAM's clock-to-out without its
+        output register (which Yosys never sets) is 5.8 ns of the 8 at 125 MHz, and the MAC
+        array's memory register sits beside the DSP rows, away from the block RAMs (stage2
+        8 x 16 placed: ``w_mac.bank4_2 DOB4 -> mac.s1_w``, 10.7 ns, on 1350d75)."""
+        return self.weight_banks > FANOUT
+
+    @property
+    def weight_read_delay(self) -> int:
+        """Cycles the weights answer later than from one memory addressed by the MAC array's
+        own register: a level of ``weight_address_levels`` past the first, and the data
+        register (``weight_data_register``).  The x and z words wait as many registers
+        (``hw.mac_array``), and a result reaches the output stage as much later
+        (``hw.output_stage.output_delay``)."""
+        return self.weight_address_levels - 1 + self.weight_data_register
+
+    @property
     def weight_address_levels(self) -> int:
         """Registers from the MAC array's issue of a weight read to a block RAM's address pins:
         the read-address register (the array's, or a bank's copy or counter), the issue's
-        ``weight_issue_levels`` and a piece's copy (``weight_piece_copies``).  The weights
+        ``weight_issue_levels`` and a piece's copy (``weight_piece_copies``).  The block RAMs
         answer a cycle after the last; each level past the first delays them a cycle
-        (``hw.mac_array``, ``hw.output_stage.output_delay``)."""
+        (``weight_read_delay``)."""
         return 1 + self.weight_issue_levels + self.weight_piece_copies
 
     @property

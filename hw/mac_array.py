@@ -130,10 +130,10 @@ class MacArray(wiring.Component):
         s0 = register(m, tags, "s0")
         # the memories answer now; their outputs are registered before any logic (the weights
         # later still where the issue or the address passes kept copies on its way to the
-        # banks: ``weight_address_levels``)
+        # banks, and a register beside the block RAMs: ``weight_read_delay``)
         pieced = geo.weight_pieces > 1
         answered = {**s0, "x": self.x.data, "zv": self.z.data}
-        for level in range(1, geo.weight_address_levels):
+        for level in range(1, 1 + geo.weight_read_delay):
             answered = register(m, answered, f"s0w{level}")
         s1 = register(m, {**answered, "w": self.w_pieces if pieced else self.w.data,
                           **({"w_piece": self.w_piece} if pieced else {})}, "s1")

@@ -39,8 +39,9 @@ def output_delay(geo: Geometry) -> int:
     """Cycles from the MAC array's last issue of a result group to its (first) beat:
     ``OUTPUT_DELAY``, one more a level of the operand's copy tree past the first
     (``hw.kept_register.tree_levels``: many PE lanes), one more a weight address level past
-    the first (``Geometry.weight_address_levels``), and ``out_steps - 1``."""
-    return (OUTPUT_DELAY + tree_levels(geo.cfg.pe) - 1 + geo.weight_address_levels - 1
+    the first and the banks' data register (``Geometry.weight_read_delay``), and
+    ``out_steps - 1``."""
+    return (OUTPUT_DELAY + tree_levels(geo.cfg.pe) - 1 + geo.weight_read_delay
             + geo.out_steps - 1)
 
 

@@ -98,7 +98,7 @@ class XvolutionEngine(wiring.Component):
             if banked and r.name == "w_mac":  # one memory a PE lane, read below
                 m.submodules.w_mac = banks = WeightBanks(
                     r, geo.weight_banks, geo.weight_piece_words, geo.weight_issue_levels,
-                    geo.weight_piece_copies)
+                    geo.weight_piece_copies, geo.weight_data_register)
                 wiring.connect(m, loader.mem.w_mac, banks.write)
                 continue
             params[r.name] = mem = add_memory(m, r.name, unsigned(r.lanes * r.bits), r.depth)

@@ -49,7 +49,8 @@ from .util import wrap_inc
 class WeightBanks(wiring.Component):
 
     def __init__(self, region: Region, banks: int, piece_words: int | None = None,
-                 issue_levels: int = 0, piece_copies: bool = False):
+                 issue_levels: int = 0, piece_copies: bool = False,
+                 data_register: bool = False):
         if region.lanes % banks:
             raise ValueError(f"weight banks: {region.lanes} lanes do not split into {banks} banks")
         if issue_levels not in (0, tree_levels(banks)):
@@ -62,6 +63,10 @@ class WeightBanks(wiring.Component):
         #: registers from ``r_next`` or ``r_step`` to the block RAMs' address pins (as
         #: ``Geometry.weight_address_levels``); the word answers a cycle after the last
         self.address_levels = 1 + self.issue_levels + self.piece_copies
+        #: a kept register of each piece's block-RAM output (``Geometry.weight_data_register``)
+        self.data_register = data_register
+        #: cycles from ``r_next`` or ``r_step`` to the word on ``r_data``
+        self.read_latency = self.address_levels + 1 + data_register
         super().__init__({
             # the loader's write port (as a memory's: addr, data and en are inputs)
             "write": Out(WritePort.Signature(addr_width=region.addr_bits,
@@ -69,7 +74,7 @@ class WeightBanks(wiring.Component):
                                              granularity=region.bits)),
             # the read address of the next cycle, or (``issue_levels``) that it moves on
             **({"r_step": In(1)} if issue_levels else {"r_next": In(region.addr_bits)}),
-            # the word read at that address, ``address_levels`` cycles later: every piece's,
+            # the word read at that address, ``read_latency`` cycles later: every piece's,
             # piece-major
             "r_data": Out(self.pieces * region.lanes * region.bits),
             # and, with several pieces, each bank's piece of that address (bank-major)
@@ -162,10 +167,13 @@ class WeightBanks(wiring.Component):
                                  else w_en),
                     r_port.addr.eq(piece_addrs[k]),
                 ]
-                data[k][b] = r_port.data
+                data[k][b] = (kept_copies(m, r_port.data, [f"read_data{b}_{k}"],
+                                          reset_less=True)[0]
+                              if self.data_register else r_port.data)
             if self.pieces > 1:  # the piece of the word the memories answer, as they do
-                piece = read_addr[low_bits:]  # as the data: a piece's copy, then the memory
-                levels = 1 + self.piece_copies
+                # as the data: a piece's address copy, the memory, the data register
+                piece = read_addr[low_bits:]
+                levels = self.read_latency - self.address_levels + self.piece_copies
                 for level in range(levels):
                     later = Signal(self.piece_bits, name=f"piece{b}" + "_early" * (
                         levels - 1 - level))

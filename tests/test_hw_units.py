@@ -187,7 +187,7 @@ def test_kept_tree_copies_every_leaf_with_bounded_fanout(leaves, levels):
 def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, pieces):
     """A bank deeper than a block RAM is pieces of ``bram_words``; reading address a, the
     piece ``a // piece_words`` of ``r_data`` holds the word written at a, and ``r_piece``
-    names that piece for every bank, ``address_levels`` + 1 cycles after the address.  Above
+    names that piece for every bank, ``read_latency`` cycles after the address.  Above
     ``FANOUT`` banks (all three) the address is each bank's counter, stepped by ``r_step``:
     every address in order, and past the last back to 0."""
     from hw.geometry import bram_words
@@ -199,9 +199,12 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
     region = geo.region("w_mac")
     region = type(region)(region.name, min(region.depth, 1100), region.lanes, region.bits)
     dut = WeightBanks(region, geo.weight_banks, geo.weight_piece_words,
-                      geo.weight_issue_levels, geo.weight_piece_copies)
-    # (16 and 8 banks: above FANOUT, two levels of issue copies; a piece's copy)
+                      geo.weight_issue_levels, geo.weight_piece_copies,
+                      geo.weight_data_register)
+    # (16 and 8 banks: above FANOUT, two levels of issue copies; a piece's copy; a data
+    # register), as many cycles as the MAC array waits for
     assert dut.address_levels == geo.weight_address_levels == (4 if pieces > 1 else 3)
+    assert dut.read_latency == dut.address_levels + 2 == geo.weight_read_delay + 2
     word_bits = region.lanes * region.bits
     rng = random.Random(pieces)
     sampled = {0, region.depth - 1, *rng.sample(range(region.depth), min(40, region.depth))}
@@ -223,8 +226,8 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
         await ctx.tick().repeat(3)  # the write port's kept copies (a group's, a bank's)
         # steps at random, the address each one moves to (and address 0 from reset), every
         # word checked in the cycle it answers: the issue's copies, the counter (and a
-        # piece's copy), then the memory's register
-        address, answers = 0, [0] * (dut.address_levels + 1)
+        # piece's copy), the memory's register, the data register
+        address, answers = 0, [0] * dut.read_latency
         for cycle in range(2 * region.depth):  # past the last address: back to 0
             step = rng.random() < 0.7
             ctx.set(dut.r_step, step)
