@@ -173,7 +173,7 @@ class WeightBanks(wiring.Component):
             if self.pieces > 1:  # the piece of the word the memories answer, as they do
                 # as the data: a piece's address copy, the memory, the data register
                 piece = read_addr[low_bits:]
-                levels = self.read_latency - self.address_levels + self.piece_copies
+                levels = self.piece_copies + 1 + self.data_register
                 for level in range(levels):
                     later = Signal(self.piece_bits, name=f"piece{b}" + "_early" * (
                         levels - 1 - level))

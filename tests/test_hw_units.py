@@ -179,17 +179,23 @@ def test_kept_tree_copies_every_leaf_with_bounded_fanout(leaves, levels):
     sim.run()
 
 
-@pytest.mark.parametrize("workload, simd, pe, pieces", [
-    ("tiny", 8, 8, 1),     # 10 words: one block RAM deep
-    ("stage2", 8, 16, 3),  # 1280 words of 64 bits a bank: 512 + 512 + 256
-    ("stage2", 8, 8, 5),   # 2560 words
+@pytest.mark.parametrize("workload, simd, pe, pieces, read_latency", [
+    # above FANOUT banks: two levels of issue copies, the counter, a piece's copy where
+    # several pieces, the memory's register, the data register
+    ("tiny", 8, 8, 1, 5),     # 10 words: one block RAM deep
+    ("stage2", 8, 16, 3, 6),  # 1280 words of 64 bits a bank: 512 + 512 + 256
+    ("stage2", 8, 8, 5, 6),   # 2560 words
+    # four banks (as the C = 64 sweep at 4 x 4): the bank's copy of r_next, the memory's
+    ("stage2", 8, 4, 10, 2),  # 5120 words (the test keeps the first 1100: three pieces)
 ])
-def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, pieces):
+def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, pieces,
+                                                            read_latency):
     """A bank deeper than a block RAM is pieces of ``bram_words``; reading address a, the
     piece ``a // piece_words`` of ``r_data`` holds the word written at a, and ``r_piece``
     names that piece for every bank, ``read_latency`` cycles after the address.  Above
-    ``FANOUT`` banks (all three) the address is each bank's counter, stepped by ``r_step``:
-    every address in order, and past the last back to 0."""
+    ``FANOUT`` banks the address is each bank's counter, stepped by ``r_step``, else the
+    MAC array's next address ``r_next``: every address in order, and past the last back
+    to 0."""
     from hw.geometry import bram_words
     from hw.weight_banks import WeightBanks
 
@@ -201,10 +207,9 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
     dut = WeightBanks(region, geo.weight_banks, geo.weight_piece_words,
                       geo.weight_issue_levels, geo.weight_piece_copies,
                       geo.weight_data_register)
-    # (16 and 8 banks: above FANOUT, two levels of issue copies; a piece's copy; a data
-    # register), as many cycles as the MAC array waits for
-    assert dut.address_levels == geo.weight_address_levels == (4 if pieces > 1 else 3)
-    assert dut.read_latency == dut.address_levels + 2 == geo.weight_read_delay + 2
+    # as many cycles as the MAC array waits for
+    assert dut.read_latency == read_latency == geo.weight_read_delay + 2
+    assert dut.address_levels == geo.weight_address_levels
     word_bits = region.lanes * region.bits
     rng = random.Random(pieces)
     sampled = {0, region.depth - 1, *rng.sample(range(region.depth), min(40, region.depth))}
@@ -230,8 +235,11 @@ def test_deep_weight_bank_answers_every_piece_and_its_index(workload, simd, pe, 
         address, answers = 0, [0] * dut.read_latency
         for cycle in range(2 * region.depth):  # past the last address: back to 0
             step = rng.random() < 0.7
-            ctx.set(dut.r_step, step)
             address = (address + step) % region.depth
+            if dut.issue_levels:
+                ctx.set(dut.r_step, step)
+            else:
+                ctx.set(dut.r_next, address)
             answers.append(address)
             await ctx.tick()
             expected = answers[cycle + 1]
