@@ -56,7 +56,6 @@ class SaAggregation(wiring.Component):
         ci = Signal(range(geo.ci_chunks))
         bslot = cur.pixel[:ceil_log2(SA_SLOTS)]
         zslot = cur.pixel[:geo.z_slot_bits]
-        key = (cur.pixel[:geo.addr_bits] - cur.pos + j)[:geo.addr_bits]  # pixel j of the frame
         start = ((cur.behind(self.logit_count) != 0)
                  & (cur.ahead_of(self.mac_count) < geo.z_slots))
         issue = Mux((j == 0) & (ci == 0), start, 1)
@@ -67,18 +66,22 @@ class SaAggregation(wiring.Component):
                 m.d.sync += ci.eq(wrap_inc(ci, geo.ci_chunks - 1))
         with m.If(pixel_done):
             cur.step(m)
+        key = self._frame_key(m, cur, j, issue, pixel_done)
         m.d.comb += [self.issued.eq(cur.pixel),
                      self.x.addr.eq(Cat(ci[:geo.chunk_bits], key)),
                      self.a.addr.eq(Cat(j[:key_bits(cfg)], bslot))]
 
+        # the slot's max is taken at the issue, beside this unit's own tags: the subtract of the
+        # delta stage then reads registers of its own, not the softmax unit's (a route across
+        # the chip, the C = 64 full SA engine's worst path)
+        maxes = Array(lanes(self.maxes, SA_SLOTS, lb))
         tags = {"valid": issue, "first": j == 0, "last": j == n - 1, "ci": ci, "zslot": zslot,
-                "bslot": bslot}
+                "bslot": bslot, "top": maxes[bslot]}
         s0 = register(m, tags, "s0")
         s1 = register(m, {**s0, "t": self.a.data, "x": self.x.data}, "s1")  # memory outputs
-        maxes = Array(lanes(self.maxes, SA_SLOTS, lb))
         delta = Signal(DELTA_BITS, reset_less=True)
-        m.d.sync += delta.eq(clamped_delta(maxes[s1["bslot"]], s1["t"].as_signed()))
-        s2 = register(m, {k: v for k, v in s1.items() if k != "t"}, "s2")
+        m.d.sync += delta.eq(clamped_delta(s1["top"], s1["t"].as_signed()))
+        s2 = register(m, {k: v for k, v in s1.items() if k not in ("t", "top")}, "s2")
         e = Signal(EXP_BITS, reset_less=True)
         m.d.sync += e.eq(exp2_of(delta))
         s2e = register(m, s2, "s2e")
@@ -97,3 +100,19 @@ class SaAggregation(wiring.Component):
         requantize_into_z(m, self, s4, z_acc, width, recips[s4["bslot"]], RECIP_SHIFT,
                           RECIP_BITS, RECIP_SHIFT.bit_length(), interval=n)
         return m
+
+    def _frame_key(self, m, cur: PixelCursor, j, issue, pixel_done):
+        """The x ring slot of key pixel j of the cursor's frame (the frame's first pixel plus
+        j) as a register that the issue moves on: the x ring's address starts at a register,
+        not behind pixel - pos + j (the C = 64 full SA engine's placed critical path ran from
+        the cursor's position through that sum into the x ring's read)."""
+        geo, n = self.geo, self.geo.cfg.n_pixels
+        base = Signal(geo.addr_bits, name="saagg_frame_base")  # the frame's first pixel
+        key = Signal(geo.addr_bits, name="saagg_key")
+        frame_done = pixel_done & (cur.pos == n - 1)
+        next_base = Mux(frame_done, cur.pixel[:geo.addr_bits] + 1, base)
+        with m.If(issue):
+            m.d.sync += key.eq(Mux(j == n - 1, next_base, key + 1))
+        with m.If(frame_done):
+            m.d.sync += base.eq(next_base)
+        return key
