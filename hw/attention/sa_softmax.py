@@ -168,11 +168,13 @@ class SoftmaxUnit(wiring.Component):
         with m.If(valid):
             m.d.sync += mx.eq(Mux((out["j"] == 0) | (result > mx), result, mx))
 
-        # pass 2: issue -> bank read -> register -> delta -> e -> sum
-        r0 = register(m, {"valid": issue2, "first": j == 0}, "p2s0")
+        # pass 2: issue -> bank read -> register -> delta -> e -> sum; the max (held through
+        # pass 2) travels with the tags, so the subtract reads a register beside it, not the
+        # running max beside pass 1's compare (mx -> delta, 3.2 + 7.6 ns, C = 64 full SA 7 x 7)
+        r0 = register(m, {"valid": issue2, "first": j == 0, "top": mx}, "p2s0")
         r1 = register(m, {**r0, "t": self.bank_r.data.as_signed()}, "p2s1")
         delta = Signal(DELTA_BITS, reset_less=True)
-        m.d.sync += delta.eq(clamped_delta(mx, r1["t"]))
+        m.d.sync += delta.eq(clamped_delta(r1["top"], r1["t"]))
         r2 = register(m, {"valid": r1["valid"], "first": r1["first"]}, "p2s2")
         e = Signal(EXP_BITS, reset_less=True)
         m.d.sync += e.eq(exp2_of(delta))
