@@ -31,7 +31,7 @@ from .input_stage import InputStage
 from .mac_array import MacArray
 from .output_stage import OutputStage, output_credits
 from .param_loader import ParamLoader
-from .ports import add_memory
+from .ports import add_memory, ring_read_port
 from .weight_banks import WeightBanks
 from .weight_fetch import ADDR_BITS, WeightFetch, axi_read_signature
 
@@ -49,13 +49,14 @@ class XvolutionEngine(wiring.Component):
     """Top level.  Ports use AXI4-Stream names: ``s_axis_*`` pixels in, ``m_axis_*`` results out,
     ``s_param_*`` the layer's parameters; ``tuser`` is start of frame, ``tlast`` end of row."""
 
-    def __init__(self, cfg: XvConfig, fault: str | None = None):
+    def __init__(self, cfg: XvConfig, fault: str | None = None, poisoned: bool = False):
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault: one of {FAULTS} (formal tests only), got {fault!r}")
         if fault in EXTERNAL_FAULTS and not cfg.external_weights:
             raise ValueError(f"fault: {fault} breaks the external-weight port; the configuration "
                              f"has its weights on chip")
-        self.cfg, self.fault = cfg, fault
+        # poisoned (tests only): reads that meet a write of their ring word answer inverted
+        self.cfg, self.fault, self.poisoned = cfg, fault, poisoned
         self.geo = geo = Geometry(cfg)
         super().__init__({
             "s_axis_tdata": In(geo.in_bits), "s_axis_tvalid": In(1), "s_axis_tready": Out(1),
@@ -123,14 +124,15 @@ class XvolutionEngine(wiring.Component):
         m.d.comb += [att.scalars.eq(loader.scalars), out.s_out.eq(loader.s_out)]
 
         # pixel path: the x ring (input writes; attention and MAC array read) and the z buffer
-        x_ring = add_memory(m, "x_ring", unsigned(geo.in_bits), geo.x_words)
-        z_buf = add_memory(m, "z_buf", unsigned(geo.in_bits), geo.z_words)
-        wiring.connect(m, inp.x, x_ring.write_port())
+        x_ring = add_memory(m, "x_ring", unsigned(geo.in_bits), geo.x_words, ring=True)
+        z_buf = add_memory(m, "z_buf", unsigned(geo.in_bits), geo.z_words, ring=True)
+        x_write, z_write = x_ring.write_port(), z_buf.write_port()
+        wiring.connect(m, inp.x, x_write)
         wiring.connect(m, inp.chunk, att.chunk)
-        wiring.connect(m, att.x, x_ring.read_port())
-        wiring.connect(m, mac.x, x_ring.read_port())
-        wiring.connect(m, att.z, z_buf.write_port())
-        wiring.connect(m, mac.z, z_buf.read_port())
+        wiring.connect(m, att.x, ring_read_port(m, x_ring, x_write, self.poisoned, "att_x"))
+        wiring.connect(m, mac.x, ring_read_port(m, x_ring, x_write, self.poisoned, "mac_x"))
+        wiring.connect(m, att.z, z_write)
+        wiring.connect(m, mac.z, ring_read_port(m, z_buf, z_write, self.poisoned, "mac_z"))
         wiring.connect(m, mac.result, out.result)
         m.d.comb += [
             inp.enable.eq(1 if self.fault == "early_input" else loader.loaded),

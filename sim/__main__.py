@@ -101,7 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"[1/2] golden vectors: {frames} frame(s) from {folder}", flush=True)
     what = {"rtl": "", "ecp5-rtl": " the ECP5 form's Verilog,",
-            "ecp5-netlist": " the ECP5 form's synthesized netlist,"}[args.design]
+            "ecp5-netlist": " the ECP5 form's synthesized netlist,",
+            "rtl-poisoned": " the Verilog with colliding ring reads inverted,"}[args.design]
     print(f"[2/2] {args.simulator}:{what} build (cached per configuration) and simulate",
           flush=True)
     result = run_vectors(folder, simulator=args.simulator, stall=args.stall, seed=args.seed,
@@ -259,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(MULT18X18D with its input registers, hw/dsp.py) with sim/models' "
                         "MULT18X18D; "
                         "ecp5-netlist: that form synthesized by Yosys (synth_ecp5 -nobram), "
-                        "with Yosys's cell models (icarus; minutes)")
+                        "with Yosys's cell models (icarus; minutes); rtl-poisoned: the "
+                        "generated Verilog with every ring read that meets a write of its "
+                        "word inverted (the rings' no_rw_check is safe if it still matches)")
     p.set_defaults(run=cmd_run)
     p = sub.add_parser("model", help="the cycle model's prediction alone (no simulation)")
     add_config_arguments(p)

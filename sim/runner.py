@@ -172,9 +172,12 @@ def ecp5_netlist(cfg, build_dir: Path) -> list[Path]:
 
 
 #: what a run simulates: the generated Verilog (generic multipliers, ``hw.dsp``), the ECP5
-#: form's Verilog (MULT18X18D with input registers, sim/models' model of it), or the ECP5
-#: form's synthesized netlist (``ecp5_netlist``)
-DESIGNS = ("rtl", "ecp5-rtl", "ecp5-netlist")
+#: form's Verilog (MULT18X18D with input registers, sim/models' model of it), the ECP5
+#: form's synthesized netlist (``ecp5_netlist``), or the generated Verilog poisoned: every
+#: ring read that meets a write of its word answers inverted, which bit-exact outputs show
+#: the engine never uses (the precondition of the rings' ``no_rw_check``,
+#: ``hw.ports.ring_read_port``)
+DESIGNS = ("rtl", "ecp5-rtl", "ecp5-netlist", "rtl-poisoned")
 
 
 def _build(cfg, simulator: str, build_root: Path, waves: bool, design: str = "rtl"):
@@ -197,8 +200,10 @@ def _build(cfg, simulator: str, build_root: Path, waves: bool, design: str = "rt
     # cocotb's default -g2012 Icarus applies that initializer before any always block waits, so
     # combinational outputs stay X until an input changes.  Verilog-2005 semantics keep the event.
     args = ["-g2005"] if simulator == "icarus" else []
-    if design == "rtl":
-        sources = [write_verilog(cfg, verilog_dir / f"{TOP}-{key}.v")]
+    if design in ("rtl", "rtl-poisoned"):
+        poisoned = design == "rtl-poisoned"
+        sources = [write_verilog(cfg, verilog_dir / f"{TOP}-{key}{'-poisoned' * poisoned}.v",
+                                 poisoned=poisoned)]
     elif design == "ecp5-rtl":
         sources = [write_verilog(cfg, verilog_dir / f"{TOP}-{key}-ecp5.v", dsp=ECP5),
                    MULT18X18D_MODEL]

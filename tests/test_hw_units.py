@@ -280,3 +280,47 @@ def test_weight_banks_map_to_bare_block_rams(tmp_path, monkeypatch):
     assert "emulate" not in log.read_text()
     # what stays in the fabric: the address and write copies, the piece index registers
     assert by_type.get("LUT4", 0) < 100
+
+
+@pytest.mark.parametrize("poisoned", [False, True])
+def test_poisoned_ring_read_inverts_only_a_read_of_the_word_being_written(poisoned):
+    """``ring_read_port``'s test build answers a read that meets a write of its word with
+    every bit inverted (so the engine's bit-exact runs on ``rtl-poisoned`` would fail if a
+    unit used such a read); other reads, and the normal build, answer the memory's word."""
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    from hw.ports import add_memory, read_port, ring_read_port
+
+    m = Module()
+    mem = add_memory(m, "ring", 8, 16, ring=True)
+    assert mem.attrs == {"no_rw_check": 1}
+    write = mem.write_port()
+    reader = read_port(4, 8).signature.create(path=("reader",))
+    wiring.connect(m, reader, ring_read_port(m, mem, write, poisoned, "r"))
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        for addr in range(4):  # words 0..3 hold 0x10..0x13
+            ctx.set(write.addr, addr)
+            ctx.set(write.data, 0x10 + addr)
+            ctx.set(write.en, 1)
+            await ctx.tick()
+        # read word 2 while word 2 is written (0x55), then word 1 while word 2 is written
+        for read, expect_hit in ((2, True), (1, False)):
+            ctx.set(write.addr, 2)
+            ctx.set(write.data, 0x55)
+            ctx.set(reader.addr, read)
+            await ctx.tick()
+            ctx.set(write.en, 0)
+            old = 0x10 + read  # the memory reads the word before this cycle's write
+            want = old ^ 0xFF if poisoned and expect_hit else old
+            assert ctx.get(reader.data) == want, (read, hex(ctx.get(reader.data)))
+            ctx.set(write.en, 1)
+        ctx.set(write.en, 0)
+        ctx.set(reader.addr, 2)
+        await ctx.tick()
+        assert ctx.get(reader.data) == 0x55  # no write, no poison: the new word
+
+    sim.add_testbench(bench)
+    sim.run()
