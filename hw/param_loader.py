@@ -72,10 +72,11 @@ class ParamLoader(wiring.Component):
         # read only with them); a wide banked memory's enables are decoded where its banks are
         # (``_banked_enables``)
         written = {}
-        banked = geo.weight_write_group_lanes
+        # the regions whose lane enables are decoded beside their banks, not in a register here
+        decoded_at_banks = {"w_mac"} if geo.weight_write_group_lanes else set()
         for r in geo.memory_regions:  # no write unless a beat's decode says so below
             port = getattr(self.mem, r.name)
-            if not (banked and r.name == "w_mac"):
+            if r.name not in decoded_at_banks:
                 m.d.sync += port.en.eq(0)
             written[r.name] = [Signal.like(v, name=f"{r.name}_{k}", reset_less=True)
                                for k, v in (("addr", port.addr), ("data", port.data))]
@@ -91,9 +92,9 @@ class ParamLoader(wiring.Component):
                     port_addr, port_data = written[r.name]
                     m.d.sync += [port_addr.eq(addr),
                                  port_data.eq(Cat(*[value[:r.bits]] * r.lanes))]
-                    if not (banked and r.name == "w_mac"):
+                    if r.name not in decoded_at_banks:
                         m.d.sync += getattr(self.mem, r.name).en.eq(1 << lane)
-            if banked and r.name == "w_mac":
+            if r.name in decoded_at_banks:
                 self._banked_enables(m, r, beat & hot[index], lane)
         at_end = hot[-1] & addr_last & lane_last  # the final value of the final region
         with m.If(beat):
