@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from golden.config import XvConfig
 from hw.build import TOP, write_verilog
+from hw import bram_outreg as outreg
 from hw import dsp as dsp_forms
 
 
@@ -205,14 +206,16 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
                place: bool = True, router: str | None = None,
                speed: int = SPEED_GRADES[0], want_mhz: float | None = None,
                placed: SynthResult | None = None,
-               seeds: tuple[int, ...] | None = None) -> SynthResult:
+               seeds: tuple[int, ...] | None = None, bram_outreg: bool = False) -> SynthResult:
     """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp.
     ``place`` False stops after Yosys (resources and fit, no Fmax); ``router`` picks nextpnr's
     router (its default, router1, when None); ``speed`` the ECP5 speed grade; ``want_mhz``:
     while the best placement so far is below it, the next of ``PLACEMENT_SEEDS`` is tried,
     and the best is kept (every seed's Fmax in ``seed_fmax``); ``placed``: this netlist's
     placement already made (its seed is not placed again); ``seeds``: the placement seeds to
-    try instead of ``PLACEMENT_SEEDS`` (``make synth ARGS="--seed N"``)."""
+    try instead of ``PLACEMENT_SEEDS`` (``make synth ARGS="--seed N"``); ``bram_outreg``
+    (ECP5): the netlist flattened and each block RAM's output flip-flops absorbed into its
+    output register (``hw.bram_outreg``) before placement (``make synth ARGS=--bram-outreg``)."""
     synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, dsp, capacity = TARGETS[target]
     t0 = time.time()
     workdir = Path(workdir)
@@ -220,7 +223,10 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     engine_v = write_verilog(cfg, workdir / "engine.v", dsp=dsp)
     (workdir / "synth_top.v").write_text(wrapper_verilog(engine_ports(engine_v.read_text()),
                                                          target))
-    script = (f"read_verilog engine.v synth_top.v; {synth_cmd} -top synth_top -json {target}.json; "
+    outreg_pass = bram_outreg and target.startswith("ecp5")
+    netlist = f"{target}_synth.json" if outreg_pass else f"{target}.json"
+    write = f"; {outreg.FLATTEN}; write_json {netlist}" if outreg_pass else f" -json {netlist}"
+    script = (f"read_verilog engine.v synth_top.v; {synth_cmd} -top synth_top{write}; "
               f"tee -q -o {target}_stat.json stat -json")
     # Yosys once a netlist: another speed grade or router only places and routes again
     stamp = workdir / f"{target}_yosys.sha256"
@@ -233,6 +239,9 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     stat = json.loads((workdir / f"{target}_stat.json").read_text())
     used = {"LUT": _count(stat, lut_n), "FF": _count(stat, ff_n), "DSP": _count(stat, dsp_n),
             "BRAM": _count(stat, bram_n)}
+    if outreg_pass:
+        used["FF"] -= outreg.absorb_in_file(workdir / netlist, workdir / f"{target}.json",
+                                            "synth_top")
     over = [k for k, v in used.items() if v > capacity[k]]
     fmax, note, path, seed, tried = None, "", "", None, None
     grade = ["--speed", str(speed)] if target.startswith("ecp5") else []

@@ -260,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                         "(MULT18X18D with its input registers, hw/dsp.py) with sim/models' "
                         "MULT18X18D; "
                         "ecp5-netlist: that form synthesized by Yosys (synth_ecp5 -nobram), "
-                        "with Yosys's cell models (icarus; minutes); rtl-poisoned: the "
+                        "with Yosys's cell models (icarus; minutes); ecp5-netlist-bram: the "
+                        "same with block RAMs (DP16KD, sim/models' model); "
+                        "ecp5-netlist-outreg: that after hw/bram_outreg.py (make synth "
+                        "--bram-outreg); rtl-poisoned: the "
                         "generated Verilog with every ring read that meets a write of its "
                         "word inverted (the rings' no_rw_check is safe if it still matches)")
     p.set_defaults(run=cmd_run)

