@@ -20,14 +20,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     print(cfg.describe())
     workdir = relative_workdir(cfg, ROOT)
-    if args.bram_outreg:  # its own netlist beside the default flow's
-        workdir = workdir.with_name(workdir.name + "-outreg")
-        print("ECP5: block-RAM output flip-flops absorbed into REGMODE OUTREG (hw/bram_outreg.py)")
+    if args.no_bram_outreg:  # its own netlist beside the default flow's
+        workdir = workdir.with_name(workdir.name + "-no-outreg")
+        print("ECP5: block-RAM output flip-flops left in the fabric (REGMODE NOREG)")
     results = []
     for target in tqdm(args.targets, desc="synthesis + place and route", unit="target"):
         results.append(synthesize(cfg, target, workdir, args.freq, router=args.router,
                                   speed=args.speed, seeds=args.seed and (args.seed,),
-                                  bram_outreg=args.bram_outreg))
+                                  bram_outreg=not args.no_bram_outreg))
     print(f"{'target':12s} {'LUT4':>7s} {'FF':>7s} {'mult':>5s} {'BRAM':>5s} {'Fmax MHz':>9s}  fits")
     for r in results:
         cap = TARGETS[r.target].capacity
@@ -132,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, metavar="N",
                    help="nextpnr placement seed: this one only (default: reports.synth."
                         "PLACEMENT_SEEDS in turn until one routes)")
-    p.add_argument("--bram-outreg", action="store_true",
-                   help="ECP5: absorb each block RAM's output flip-flops into its output "
-                        "register (REGMODE OUTREG, hw/bram_outreg.py) before placement")
+    p.add_argument("--no-bram-outreg", action="store_true",
+                   help="ECP5: leave each block RAM's output flip-flops in the fabric (by "
+                        "default they are absorbed into its output register, REGMODE OUTREG, "
+                        "hw/bram_outreg.py)")
     p.set_defaults(run=cmd_synth)
     p = sub.add_parser("resets", help="flip-flop bits with a reset, of all, in the generated "
                                       "Verilog (Yosys proc; opt_dff)")

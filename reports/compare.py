@@ -401,7 +401,8 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool,
         "- first output: cycles from the first input beat to the first output beat;",
         f"- resources and Fmax: ECP5-85F, YoWASP Yosys + nextpnr `--router {ROUTER}` (I/O "
         "registered, reports/synth.py; the multipliers as MULT18X18D with their input "
-        "registers, hw/dsp.py; the default router did not converge in 10 minutes on "
+        "registers, hw/dsp.py; each block RAM's output flip-flops in its output register, "
+        "hw/bram_outreg.py; the default router did not converge in 10 minutes on "
         "these C = 64 designs; the paper's layers with nextpnr's default router, on which "
         "router2 stalled), placed at "
         f"{', '.join(f'{s} x {s}' for s in PLACED)} (placement seed 1; a point below "

@@ -206,7 +206,7 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
                place: bool = True, router: str | None = None,
                speed: int = SPEED_GRADES[0], want_mhz: float | None = None,
                placed: SynthResult | None = None,
-               seeds: tuple[int, ...] | None = None, bram_outreg: bool = False) -> SynthResult:
+               seeds: tuple[int, ...] | None = None, bram_outreg: bool = True) -> SynthResult:
     """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp.
     ``place`` False stops after Yosys (resources and fit, no Fmax); ``router`` picks nextpnr's
     router (its default, router1, when None); ``speed`` the ECP5 speed grade; ``want_mhz``:
@@ -215,7 +215,8 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
     placement already made (its seed is not placed again); ``seeds``: the placement seeds to
     try instead of ``PLACEMENT_SEEDS`` (``make synth ARGS="--seed N"``); ``bram_outreg``
     (ECP5): the netlist flattened and each block RAM's output flip-flops absorbed into its
-    output register (``hw.bram_outreg``) before placement (``make synth ARGS=--bram-outreg``)."""
+    output register (``hw.bram_outreg``) before placement; False: Yosys's netlist as it is
+    (``make synth ARGS=--no-bram-outreg``)."""
     synth_cmd, pnr, device, lut_n, ff_n, dsp_n, bram_n, dsp, capacity = TARGETS[target]
     t0 = time.time()
     workdir = Path(workdir)
@@ -338,7 +339,8 @@ def synthesize_cached(cfg: XvConfig, target: str, root: Path, place: bool = True
     with tempfile.TemporaryDirectory() as tmp:
         dsp = TARGETS[target].dsp_form
         verilog = write_verilog(cfg, Path(tmp) / "engine.v", dsp=dsp).read_bytes()
-    options = f"{target} place={place} {router}" + (f" speed={speed}" if speed != 6 else "")
+    options = (f"{target} place={place} {router}" + (f" speed={speed}" if speed != 6 else "")
+               + (" bram_outreg" if target.startswith("ecp5") else ""))
     wrapper = wrapper_verilog(engine_ports(verilog.decode()), target).encode()
 
     def cache_file(extra: str = "") -> Path:
