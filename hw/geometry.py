@@ -293,7 +293,8 @@ class Geometry:
     def weight_data_register(self) -> bool:
         """Whether each piece of a weight bank has a kept register of its block RAMs' output
         (``hw.weight_banks``), above ``FANOUT`` banks: a block RAM's clock-to-out without its
-        output register (which Yosys never sets) is 5.8 ns of the 8 at 125 MHz, and the MAC
+        output register (which Yosys never sets; in the ECP5 flow ``hw.bram_outreg`` makes this
+        register the block RAM's own) is 5.8 ns of the 8 at 125 MHz, and the MAC
         array's memory register sits beside the DSP rows, away from the block RAMs (stage2
         8 x 16 placed: ``w_mac.bank4_2 DOB4 -> mac.s1_w``, 10.7 ns, on 1350d75)."""
         return self.weight_banks > FANOUT
