@@ -67,9 +67,10 @@ def _sinks(module: dict) -> dict:
     return sinks
 
 
-def _absorbable(cells: dict, sinks: dict, clock, data: list) -> list | None:
+def _absorbable(cells: dict, sinks: dict, clock, data: list) -> tuple[list, list] | None:
     """The flip-flops that are this read port's output register, one a used data bit in
-    ``data`` order (None for an unused bit), or None where they are not."""
+    ``data`` order (None for an unused bit), and their common enable; None where they are
+    not."""
     ffs, enable = [], None
     for bit in data:
         if bit in CONST or not sinks.get(bit):
@@ -93,7 +94,7 @@ def _absorbable(cells: dict, sinks: dict, clock, data: list) -> list | None:
             return None
         enable = ce
         ffs.append(name)
-    return ffs if any(ffs) else None
+    return (ffs, enable) if any(ffs) else None
 
 
 def absorb_output_registers(netlist: dict, top: str) -> int:
@@ -108,19 +109,14 @@ def absorb_output_registers(netlist: dict, top: str) -> int:
                     or conns.get(rst, ["0"]) != ["0"]):
                 continue
             data = [conns[pin][0] if pin in conns else "x" for pin in pins]
-            ffs = _absorbable(cells, sinks, conns[clk], data)
-            if ffs is None:
+            found = _absorbable(cells, sinks, conns[clk], data)
+            if found is None:
                 continue
-            enable = ["1"]
+            ffs, enable = found
             for pin, ff in zip(pins, ffs):
-                if ff is None:
-                    continue
-                c = cells[ff]["connections"]
-                if cells[ff]["parameters"].get("CEMUX", "CE").strip() == "CE":
-                    enable = c["CE"]
-                conns[pin] = c["Q"]
-                del cells[ff]
-                absorbed += 1
+                if ff is not None:
+                    conns[pin] = cells.pop(ff)["connections"]["Q"]
+                    absorbed += 1
             for regmode, oce in zip(regmodes, oces):
                 params[regmode] = "OUTREG"
                 conns[oce] = enable
