@@ -131,6 +131,11 @@ class XvConfig:
     ``simd`` input-channel lanes times ``pe`` output-channel lanes form the MAC array (FINN's
     SIMD x PE).  The layer is stride 1 with zero padding, so the output grid equals the input grid.
 
+    ``count_registers`` (0 or 1): registers on every count one unit of the engine passes another
+    (pixels projected, pixels done by the MAC array, ...): the route between the two units and
+    the reader's compare are then not in one cycle, and every wait on such a count lasts that
+    many cycles longer.
+
     ``weights``: "onchip" keeps every weight in block RAM; "external" fetches the MAC array's
     weights from external memory over an AXI4 read port (``axi_bits`` wide, bursts of
     ``burst_beats``), ``co_tile`` output channels at a time (0: all of C_out), the frame's x
@@ -154,6 +159,7 @@ class XvConfig:
     co_tile: int = 0
     axi_bits: int = 64
     burst_beats: int = 16
+    count_registers: int = 0
     name: str = "custom"
 
     def __post_init__(self) -> None:
@@ -169,6 +175,8 @@ class XvConfig:
                      f"must be an integer, got {value!r}")
             _require(value >= 1, name, f"must be >= 1, got {value}")
         _require(self.k % 2 == 1, "k", f"kernel size must be odd (centred window), got {self.k}")
+        _require(self.count_registers in (0, 1) and not isinstance(self.count_registers, bool),
+                 "count_registers", f"must be 0 or 1, got {self.count_registers!r}")
         _require(self.attention in ATTENTION_FORMS, "attention",
                  f"must be one of {ATTENTION_FORMS}, got {self.attention!r}")
         _require(self.h <= 4096 and self.w <= 4096, "h/w",

@@ -25,6 +25,8 @@ FIELDS = {
     "co-tile": ("co_tile", "output channels a tile with --weights external (0: all)"),
     "axi-bits": ("axi_bits", "AXI4 data width of the weight port (--weights external)"),
     "burst-beats": ("burst_beats", "beats an AXI4 burst (--weights external)"),
+    "count-registers": ("count_registers", "registers on each count one unit passes another "
+                        "(0 or 1: a shorter path between units, a cycle more each wait)"),
 }
 
 

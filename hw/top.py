@@ -34,6 +34,7 @@ from .param_loader import ParamLoader
 from .ports import add_memory, ring_read_port
 from .weight_banks import WeightBanks
 from .weight_fetch import ADDR_BITS, WeightFetch, axi_read_signature
+from .util import seen
 
 #: Deliberately broken variants, for the formal tests only (sim/formal.py shows the solver finds
 #: each): the output drops tvalid while waiting; tlast at the wrong beat; pixels taken before the
@@ -136,9 +137,10 @@ class XvolutionEngine(wiring.Component):
         wiring.connect(m, mac.result, out.result)
         m.d.comb += [
             inp.enable.eq(1 if self.fault == "early_input" else loader.loaded),
-            inp.consumed.eq(mac.count),
-            att.mac_count.eq(mac.count),
-            mac.avail.eq(att.projected), mac.agg_count.eq(att.z_count), mac.sent.eq(out.sent),
+            inp.consumed.eq(seen(m, geo, mac.count, "inp_consumed")),
+            att.mac_count.eq(seen(m, geo, mac.count, "att_mac_count")),
+            mac.avail.eq(seen(m, geo, att.projected, "mac_avail")),
+            mac.agg_count.eq(seen(m, geo, att.z_count, "mac_agg_count")), mac.sent.eq(out.sent),
             self.mac_busy.eq(mac.busy),
         ]
         return m

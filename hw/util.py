@@ -296,6 +296,19 @@ def delay(m, valid, tags: dict, cycles: int, name: str):
     return valid, tags
 
 
+def seen(m, geo: Geometry, count, name: str):
+    """``count``, a count one unit keeps, as another unit compares it: behind
+    ``cfg.count_registers`` registers (``XvConfig``), so the route between the two units and
+    the reader's compare are not in one cycle.  A reader that sees a count late only waits
+    longer (every count only grows), so this changes no result, only the waits, which the
+    cycle model lengthens by as much.  Reset, like the counts."""
+    for stage in range(geo.cfg.count_registers):
+        late = Signal(len(count), name=f"{name}_seen{stage}")
+        m.d.sync += late.eq(count)
+        count = late
+    return count
+
+
 def register(m, tags: dict, name: str) -> dict:
     """One pipeline register for every tag (a dict of values); returns the registered dict.
     Only ``valid`` is reset: every other tag is data that a stage reads only with its valid

@@ -29,6 +29,8 @@ BASE = dict(h=8, w=8, c_in=8, c_out=8, d=4)
     (dict(weights="external", axi_bits=48), "axi_bits"),
     (dict(weights="external", burst_beats=3), "burst_beats"),   # 24-byte bursts cross 4 KB
     (dict(weights="external", burst_beats=512), "burst_beats"),  # AXI4: 256 beats at most
+    (dict(count_registers=2), "count_registers"),
+    (dict(count_registers=True), "count_registers"),
 ])
 def test_invalid_layer_names_the_field(changes, field):
     with pytest.raises(ValueError, match=rf"^{field}:"):

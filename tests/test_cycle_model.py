@@ -6,7 +6,8 @@ from golden.config import preset
 from golden.generate import make_vector_set
 from golden.vectors import write_vectors
 from hw.geometry import Geometry
-from sim.cycle_model import MemoryTiming, predict, unit_cycles_per_pixel, weight_bandwidth
+from sim.cycle_model import (MemoryTiming, predict, unit_cycles_per_pixel, weight_bandwidth,
+                             with_count_registers)
 from sim.runner import run_vectors
 
 CONFIGS = {
@@ -45,6 +46,18 @@ CONFIGS = {
                                       pe=4, simd=4, h=5, w=4)),
     "ext-conv-axi32": ("tiny", dict(attention="conv", weights="external", co_tile=2, pe=2,
                                     simd=2, h=3, w=5, axi_bits=32, burst_beats=4)),
+    # a register on every count one unit passes another (``count_registers``): each wait a
+    # cycle longer, in every form (stage2 8 x 16 in make bench is built so)
+    "counts-pssa-2x4": ("tiny", dict(count_registers=1, simd=2, pe=4, h=5, w=6)),
+    "counts-sa-4x4": ("tiny", dict(attention="sa", count_registers=1, simd=4, pe=4, h=4, w=5)),
+    "counts-inv-2x4": ("tiny", dict(attention="involution", count_registers=1, group_channels=4,
+                                    reduction=2, simd=2, pe=4, h=5, w=6)),
+    "counts-conv-8x8": ("tiny", dict(attention="conv", count_registers=1, simd=8, pe=8)),
+    # a 10-cycle pixel: the z-slot and logit-slot loops have no room for the two registers
+    # each passes, so the throughput falls (1452 -> 1517 cycles)
+    "counts-pssa-8x8": ("tiny", dict(count_registers=1, simd=8, pe=8)),
+    "counts-ext-pssa": ("tiny", dict(count_registers=1, weights="external", co_tile=4, simd=2,
+                                     pe=2, h=4, w=5)),
     # memory-bound: a tile's fetch outlasts its compute (one-beat bursts of 32 bits)
     "ext-memory-bound": ("tiny", dict(weights="external", co_tile=1, simd=4, h=2, w=3,
                                       axi_bits=32, burst_beats=1)),
@@ -102,6 +115,22 @@ def test_model_figures_are_consistent():
     assert model.bottleneck == "MAC array" and model.steady_state_utilization == 1.0
     assert 0.95 < model.mac_utilization < 1.0
     assert model.first_output < model.cycles_per_frame
+
+
+@pytest.mark.parametrize("workload, overrides, chosen", [
+    ("tiny", dict(simd=4, pe=4), 1), ("digits", dict(simd=8, pe=8), 1),
+    ("stage2", dict(simd=8, pe=16), 1), ("tiny", dict(attention="sa", simd=8, pe=8), 1),
+    ("tiny", dict(simd=8, pe=8), 0)])  # a 10-cycle pixel: the bank-slot loops have no room
+def test_count_registers_are_chosen_where_they_add_only_latency(workload, overrides, chosen):
+    cfg = preset(workload, **overrides)
+    assert with_count_registers(cfg).count_registers == chosen
+    registered = cfg.replace(count_registers=1)
+
+    def cost(frames: int) -> int:
+        return predict(registered, frames).cycles - predict(cfg, frames).cycles
+
+    assert 0 < cost(1)
+    assert (cost(3) == cost(1)) == bool(chosen)  # latency only, or more with every frame
 
 
 def test_memory_bandwidth_sets_the_rate_when_it_is_short():

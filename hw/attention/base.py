@@ -32,7 +32,7 @@ from ..mac_array import WINDOW_WAIT
 from ..ports import read_port, region_read_port, scalar_layout, write_port
 from ..projection import PROJ_DONE
 from ..streams import chunk_stream
-from ..util import REGISTERED_START_WAIT
+from ..util import REGISTERED_START_WAIT, seen
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,9 @@ def registered_agg_start(geo: Geometry, timing: AttentionTiming) -> AttentionTim
       and the aggregation starts p ``logit_done`` after them."""
     wait = REGISTERED_START_WAIT
     mac_span = geo.tile_words  # the MAC array's cycles a pixel: a tile's words
-    z_loop = mac_span + wait + timing.agg_span - 1 + timing.agg_done + WINDOW_WAIT
-    logit_loop = timing.agg_span + timing.logit_wait + timing.logit_done + wait
+    seen = 2 * geo.cfg.count_registers  # each loop passes two counts (``hw.util.seen``)
+    z_loop = mac_span + wait + timing.agg_span - 1 + timing.agg_done + WINDOW_WAIT + seen
+    logit_loop = timing.agg_span + timing.logit_wait + timing.logit_done + wait + seen
     fits = (z_loop <= geo.z_slots * mac_span and logit_loop <= timing.logit_slots * mac_span)
     return replace(timing, agg_wait=wait) if fits else timing
 
@@ -185,5 +186,7 @@ class AttentionComponent(wiring.Component):
         wiring.connect(m, agg.a, bank.read_port())
         wiring.connect(m, flipped(self.x), agg.x)
         wiring.connect(m, agg.z, flipped(self.z))
-        m.d.comb += [filler.agg_issued.eq(agg.issued), agg.logit_count.eq(filler.count),
+        geo = self.geo
+        m.d.comb += [filler.agg_issued.eq(seen(m, geo, agg.issued, "filler_agg_issued")),
+                     agg.logit_count.eq(seen(m, geo, filler.count, "agg_logit_count")),
                      agg.mac_count.eq(self.mac_count), self.z_count.eq(agg.count)]

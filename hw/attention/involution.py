@@ -19,7 +19,7 @@ from ..aggregation import WindowAggregation, agg_done
 from ..geometry import SLOTS
 from ..ports import add_memory
 from ..projection import Projection, projection_images, projection_regions
-from ..util import dot_done
+from ..util import dot_done, seen
 from .base import AttentionComponent, AttentionTiming, EngineForm, registered_agg_start
 from .involution_kernel import KernelUnit, bank_row_bits, hidden, kernel_regions, kernel_rows
 
@@ -49,7 +49,8 @@ class InvolutionAttention(AttentionComponent):
         self.aggregate_into_z(m, kernel, agg, bank)
         m.d.comb += [proj.shifts.eq(Cat(s.s_1)), kernel.s_2.eq(s.s_2),
                      agg.m_z.eq(s.m_z), agg.s_z.eq(s.s_z),
-                     kernel.avail.eq(proj.count), self.projected.eq(proj.count)]
+                     kernel.avail.eq(seen(m, geo, proj.count, "kernel_avail")),
+                     self.projected.eq(proj.count)]
         return m
 
 

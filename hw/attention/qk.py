@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, flipped
 from ..geometry import Geometry
 from ..ports import add_memory, read_port
 from ..projection import Projection, projection_images, projection_regions
+from ..util import seen
 from .base import EngineForm
 
 
@@ -61,7 +62,8 @@ def project_qk(m, att, geo: Geometry, unit):
     wiring.connect(m, flipped(att.params.w_qk), proj.w)
     wiring.connect(m, flipped(att.params.m_qk), proj.m)
     m.d.comb += [proj.shifts.eq(Cat(att.scalars.s_q, att.scalars.s_k)),
-                 unit.avail.eq(proj.count), att.projected.eq(proj.count)]
+                 unit.avail.eq(seen(m, geo, proj.count, "logit_avail")),
+                 att.projected.eq(proj.count)]
     width = cfg.d * cfg.fmt.data_bits
     q_ring = add_memory(m, "q_ring", width, geo.depth)
     k_ring = add_memory(m, "k_ring", width, geo.depth)
