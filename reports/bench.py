@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from golden.config import preset
 from hw.geometry import BLOCK_RAM_BITS, Geometry, choose_weights
-from sim.cycle_model import predict, weight_bandwidth
+from sim.cycle_model import predict, weight_bandwidth, with_count_registers
 
 from .resnet import section as resnet_section
 from .synth import (ROUTE_TIMEOUT_S, SPEED_GRADES, TARGETS, SynthResult, multipliers_by_block,
@@ -108,9 +108,10 @@ def rtl_cycles(cfg, folder: Path) -> int:
 
 def bench_config(workload: str, simd: int, pe: int):
     """A point, its weights placed by the ECP5-85F's block RAM (on chip where they fit, else
-    tiles from external memory: docs/external-memory.md)."""
+    tiles from external memory: docs/external-memory.md), with registers on the counts
+    between units where they cost no throughput (``with_count_registers``)."""
     cfg = preset(workload, simd=simd, pe=pe)
-    return choose_weights(cfg, BLOCK_RAM_BITS[ECP5]) or cfg
+    return with_count_registers(choose_weights(cfg, BLOCK_RAM_BITS[ECP5]) or cfg)
 
 
 #: nextpnr-ecp5's router1 did not converge in 10 minutes on C = 64 designs; router2 routes them
@@ -293,7 +294,10 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         f"{ECP5_MULTIPLIERS} multipliers x Fmax. Weights: on chip where the engine's memories "
         "fit the block RAM, else in external memory, tiles of output channels fetched over "
         "AXI4 (`hw.geometry.choose_weights`, docs/external-memory.md); the model's memory is "
-        "the testbench's (full rate), and the bandwidth the fetch needs is given.",
+        "the testbench's (full rate), and the bandwidth the fetch needs is given. The counts "
+        "one unit passes another go through a register (`XvConfig.count_registers`, "
+        "docs/architecture.md) where that costs no throughput, only a few cycles of latency "
+        "(`sim.cycle_model.with_count_registers`; 'counts registered' in the weights column).",
         "",
         "| workload | SIMD x PE | weights | model cycles | RTL cycles | MAC util. | steady-state util. "
         "| first output (cycles) "
@@ -308,6 +312,7 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         weights = (f"external, {cfg.tiles} x {cfg.tile_co} ch, "
                    f"{weight_bandwidth(Geometry(cfg)):.1f} bit/cycle"
                    if cfg.external_weights else "on chip")
+        weights += ", counts registered" if cfg.count_registers else ""
         fps = r.fps()
         gmacs = fps * cfg.mac_array_ops_per_pixel * cfg.n_pixels / 1e9 if fps else None
         peak = (gmacs * 1e3 / (ECP5_MULTIPLIERS * s.fmax_mhz)) if gmacs else None

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from golden.config import SWEEP_SHIFTS, SWEEP_SIZES, preset, sweep
 from hw.geometry import BLOCK_RAM_BITS, BLOCK_RAM_FILL, Geometry, choose_weights
 from hw.attention.sa_softmax import span_extra
-from sim.cycle_model import MemoryTiming, predict, weight_bandwidth
+from sim.cycle_model import MemoryTiming, predict, weight_bandwidth, with_count_registers
 
 from .bench import SEEDS_BELOW_MHZ, memory_misfit, seeds_note
 from .synth import SynthResult, synthesize_cached
@@ -88,12 +88,13 @@ def block_ram_bits() -> int:
 
 def config(form: str, size: int, shift: int, workload: str = "sweep"):
     """The engine of a point; the large workloads with their weights placed by the budget
-    (the on-chip configuration when nothing fits: it is reported as not fitting)."""
+    (the on-chip configuration when nothing fits: it is reported as not fitting); registers
+    on the counts between units where they cost no throughput (``with_count_registers``)."""
     simd, pe = PARALLEL
     if workload in LARGE:
         cfg = preset(workload, attention=form, simd=simd, pe=pe)
-        return choose_weights(cfg, block_ram_bits()) or cfg
-    return sweep(size, shift, attention=form, simd=simd, pe=pe)
+        return with_count_registers(choose_weights(cfg, block_ram_bits()) or cfg)
+    return with_count_registers(sweep(size, shift, attention=form, simd=simd, pe=pe))
 
 
 def refetch_bytes(cfg) -> int:
@@ -402,7 +403,9 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool,
         f"- resources and Fmax: ECP5-85F, YoWASP Yosys + nextpnr `--router {ROUTER}` (I/O "
         "registered, reports/synth.py; the multipliers as MULT18X18D with their input "
         "registers, hw/dsp.py; each block RAM's output flip-flops in its output register, "
-        "hw/bram_outreg.py; the default router did not converge in 10 minutes on "
+        "hw/bram_outreg.py; the counts between units registered where that costs no "
+        "throughput, `sim.cycle_model.with_count_registers`; "
+        "the default router did not converge in 10 minutes on "
         "these C = 64 designs; the paper's layers with nextpnr's default router, on which "
         "router2 stalled), placed at "
         f"{', '.join(f'{s} x {s}' for s in PLACED)} (placement seed 1; a point below "
