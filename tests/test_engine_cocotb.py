@@ -24,6 +24,11 @@ CASES = {
     "digits-4x4-stalls": ("digits", dict(simd=4, pe=4), "verilator", 0.25, 2),
     "k5-cout6-icarus-stalls": ("tiny", dict(k=5, c_out=6, pe=3, h=5, w=7), "icarus", 0.3, 2),
     "tiny-2x2-icarus": ("tiny", dict(simd=2, pe=2), "icarus", 0.0, 2),
+    # a register on every count between units (``count_registers``), under stalls
+    "counts-nonsquare-L2-2x4-stalls": ("tiny", dict(count_registers=1, h=6, w=5, shift=2,
+                                                    simd=2, pe=4), "verilator", 0.3, 2),
+    "counts-sa-2x4-stalls": ("tiny", dict(attention="sa", count_registers=1, h=5, w=4, simd=2,
+                                          pe=4), "icarus", 0.3, 2),
     # full SA (S4): every query attends to every pixel of its frame
     "sa-tiny-8x8-stalls": ("tiny", dict(attention="sa", simd=8, pe=8), "verilator", 0.3, 3),
     "sa-nonsquare-2x4-stalls": ("tiny", dict(attention="sa", h=6, w=5, simd=2, pe=4),
