@@ -3,7 +3,8 @@
 Each draw picks the form (by the registry's ``soak_weight``: the paper's own form twice as often
 as each other), a frame size, channels, D, K, L (and what the form adjusts: ``fit_draw``), the
 SIMD x PE parallelism, where the weights live (on chip, or in external memory in output-channel
-tiles, with the AXI4 width and burst drawn too) and the fixed-point
+tiles, with the AXI4 width and burst drawn too), the count registers (``count_registers``,
+half the draws) and the fixed-point
 widths (the accumulator a few bits above the worst case the configuration needs), writes golden
 vectors for it and checks every output word of the RTL.  `make test` runs a fixed handful of
 draws (tests/test_random_configs.py); `make soak` runs more (``python -m sim soak``).
@@ -57,8 +58,10 @@ def draw(seed: int) -> Draw:
             Geometry(cfg)  # the engine's own limits (the form's refusals)
         except ValueError:
             continue
-        return Draw(cfg=cfg, stall=rng.choice((0.0, 0.1, 0.25, 0.4)),
-                    frames=rng.randint(1, 3), seed=seed)
+        # drawn apart from the rest, so each seed's other fields stay what they were
+        counts = int(random.Random(f"count_registers {seed}").random() < 0.5)
+        return Draw(cfg=cfg.replace(count_registers=counts),
+                    stall=rng.choice((0.0, 0.1, 0.25, 0.4)), frames=rng.randint(1, 3), seed=seed)
 
 
 @dataclass
