@@ -131,10 +131,10 @@ class XvConfig:
     ``simd`` input-channel lanes times ``pe`` output-channel lanes form the MAC array (FINN's
     SIMD x PE).  The layer is stride 1 with zero padding, so the output grid equals the input grid.
 
-    ``count_registers`` (0 or 1): registers on every count one unit of the engine passes another
-    (pixels projected, pixels done by the MAC array, ...): the route between the two units and
-    the reader's compare are then not in one cycle, and every wait on such a count lasts that
-    many cycles longer.
+    ``count_registers`` (0 or 1): registers on every pixel count one unit of the engine passes
+    another (pixels projected, pixels done by the MAC array, ...; not the external weights'
+    tile counts): the route between the two units and the reader's compare are then not in one
+    cycle, and every wait on such a count lasts that many cycles longer.
 
     ``weights``: "onchip" keeps every weight in block RAM; "external" fetches the MAC array's
     weights from external memory over an AXI4 read port (``axi_bits`` wide, bursts of
@@ -361,7 +361,8 @@ class XvConfig:
         return (f"{self.name}: {self.h}x{self.w}, C_in={self.c_in}, C_out={self.c_out}, "
                 f"D={self.d}, K={self.k}, L={self.shift}, {form}, "
                 f"SIMD={self.simd} x PE={self.pe}, int{f.data_bits} data / int{f.weight_bits} "
-                f"weights / {f.acc_bits}-bit accumulators, {weights}")
+                f"weights / {f.acc_bits}-bit accumulators, {weights}"
+                + (", counts registered" if self.count_registers else ""))
 
 
 def default_d(c_in: int) -> int:

@@ -32,9 +32,9 @@ from .mac_array import MacArray
 from .output_stage import OutputStage, output_credits
 from .param_loader import ParamLoader
 from .ports import add_memory, ring_read_port
+from .util import seen
 from .weight_banks import WeightBanks
 from .weight_fetch import ADDR_BITS, WeightFetch, axi_read_signature
-from .util import seen
 
 #: Deliberately broken variants, for the formal tests only (sim/formal.py shows the solver finds
 #: each): the output drops tvalid while waiting; tlast at the wrong beat; pixels taken before the

@@ -53,8 +53,8 @@ CONFIGS = {
     "counts-inv-2x4": ("tiny", dict(attention="involution", count_registers=1, group_channels=4,
                                     reduction=2, simd=2, pe=4, h=5, w=6)),
     "counts-conv-8x8": ("tiny", dict(attention="conv", count_registers=1, simd=8, pe=8)),
-    # a 10-cycle pixel: the z-slot and logit-slot loops have no room for the two registers
-    # each passes, so the throughput falls (1452 -> 1517 cycles)
+    # a 10-cycle pixel: the z-slot loop (4 x 10 cycles without them) has no room for the two
+    # registers it passes, so the throughput falls (1452 -> 1517 cycles)
     "counts-pssa-8x8": ("tiny", dict(count_registers=1, simd=8, pe=8)),
     "counts-ext-pssa": ("tiny", dict(count_registers=1, weights="external", co_tile=4, simd=2,
                                      pe=2, h=4, w=5)),
@@ -120,7 +120,7 @@ def test_model_figures_are_consistent():
 @pytest.mark.parametrize("workload, overrides, chosen", [
     ("tiny", dict(simd=4, pe=4), 1), ("digits", dict(simd=8, pe=8), 1),
     ("stage2", dict(simd=8, pe=16), 1), ("tiny", dict(attention="sa", simd=8, pe=8), 1),
-    ("tiny", dict(simd=8, pe=8), 0)])  # a 10-cycle pixel: the bank-slot loops have no room
+    ("tiny", dict(simd=8, pe=8), 0)])  # a 10-cycle pixel: the z-slot loop has no room
 def test_count_registers_are_chosen_where_they_add_only_latency(workload, overrides, chosen):
     cfg = preset(workload, **overrides)
     assert with_count_registers(cfg).count_registers == chosen

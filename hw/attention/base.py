@@ -79,12 +79,14 @@ def registered_agg_start(geo: Geometry, timing: AttentionTiming) -> AttentionTim
     - z slots: pixel p starts once the MAC array is done with p - z_slots, and the array reads
       p's z ``agg_span - 1 + agg_done + WINDOW_WAIT`` after that start;
     - logit slots: pixel p's logits start once the aggregation has issued p - logit_slots,
-      and the aggregation starts p ``logit_done`` after them."""
+      and the aggregation starts p ``logit_done`` after them.
+    Each loop passes two counts between units, each ``count_registers`` cycles late
+    (``hw.util.seen``)."""
     wait = REGISTERED_START_WAIT
     mac_span = geo.tile_words  # the MAC array's cycles a pixel: a tile's words
-    seen = 2 * geo.cfg.count_registers  # each loop passes two counts (``hw.util.seen``)
-    z_loop = mac_span + wait + timing.agg_span - 1 + timing.agg_done + WINDOW_WAIT + seen
-    logit_loop = timing.agg_span + timing.logit_wait + timing.logit_done + wait + seen
+    late = 2 * geo.cfg.count_registers  # each loop passes two counts (``hw.util.seen``)
+    z_loop = mac_span + wait + timing.agg_span - 1 + timing.agg_done + WINDOW_WAIT + late
+    logit_loop = timing.agg_span + timing.logit_wait + timing.logit_done + wait + late
     fits = (z_loop <= geo.z_slots * mac_span and logit_loop <= timing.logit_slots * mac_span)
     return replace(timing, agg_wait=wait) if fits else timing
 
