@@ -68,8 +68,10 @@ CONFIGS = {
 #: `make soak` runs them, keeping `make test` within its time on two cores
 #: (tiny-1x1: `make sim`, the README's main job, prints the same model = RTL check; k5: the
 #: MAC array's K = 5 window is checked by sa-nonsquare-k5, inv-k5-16x8 and conv-k5-nonsquare)
+#: (counts-pssa-2x4 and counts-conv-8x8: the count registers of PSSA and the convolution are
+#: timed by `make bench` and `make compare`, whose RTL = model check is on them too)
 SOAK_ONLY = {"tiny-1x1", "tiny-8x1", "tiny-1x8", "sa-tiny-1x1", "inv-digits-1x1",
-             "conv-tiny-1x1", "k5"}
+             "conv-tiny-1x1", "k5", "counts-pssa-2x4", "counts-conv-8x8"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SOAK_ONLY
