@@ -165,20 +165,30 @@ def cmd_formal(args: argparse.Namespace) -> int:
 
     from .formal import BROKEN, ROOT, broken_task, fault_config, formal_config, run_task, tasks
 
-    # every form with its weights on chip, then with external weights (two tiles)
-    configs = [(f"{form}{' external' if external else ''}", formal_config(form, external))
-               for external in WEIGHT_PLACES[args.weights] for form in args.forms]
+    # every form with its weights on chip, then with external weights (two tiles), then with
+    # the count registers (on chip: they touch nothing of the weight fetch)
+    variants = [(external, 0) for external in WEIGHT_PLACES[args.weights]
+                if args.count_registers != "1"]
+    if args.count_registers != "0" and False in WEIGHT_PLACES[args.weights]:
+        variants.append((False, 1))
+    if not variants:
+        raise ValueError("count-registers: the count registers are proven with the weights on "
+                         "chip; --weights external --count-registers 1 leaves nothing to prove")
+    configs = [(f"{form}{' external' if external else ''}{' counts' if counts else ''}",
+                formal_config(form, external, counts))
+               for external, counts in variants for form in args.forms]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip() or "unknown"
     plan = [(label, cfg, task) for label, cfg in configs for task in tasks(cfg)]
     plan += [(args.forms[0], fault_config(args.forms[0], fault),
               broken_task(fault_config(args.forms[0], fault), fault))
              for fault in (BROKEN if args.broken else ())]
-    # the results of forms this run does not prove stay (a run of some forms adds to them)
+    # the results of forms this run does not prove stay (a run of some forms adds to them),
+    # and the broken variants' where this run has none
     store = ROOT / "build" / "formal" / "results.json"
     labels = {label for label, _ in configs}
     kept = [r for r in (json.loads(store.read_text()) if store.exists() else [])
-            if r["form"] not in labels and not r["fault"]]
+            if not (r["fault"] and args.broken) and (r["fault"] or r["form"] not in labels)]
     results, failed = [], 0
     for n, (form, cfg, task) in enumerate(plan, 1):
         name = (f"{form.replace(' ', '-')}-{task.prop}-{task.mode}"
@@ -217,7 +227,8 @@ def write_formal_report(results: list[dict], planned: int, path) -> None:
         f"{planned} proofs done. "
         "Written by `make formal` (`python -m sim formal`, sim/formal.py); what each property "
         "asserts is in docs/verification.md. Configurations: `sim.formal.SMALL` (weights on "
-        "chip) and `sim.formal.EXTERNAL` (two tiles fetched over AXI4). Mode: a bounded model "
+        "chip), `sim.formal.EXTERNAL` (two tiles fetched over AXI4) and `SMALL` with the "
+        "count registers ('counts', `XvConfig.count_registers`). Mode: a bounded model "
         "check (bmc) is a proof for every trace up to its depth; a cover is a witness that the "
         "depth reaches what it names (a loaded engine, a complete frame, a waiting beat, a "
         "reset mid-frame); a broken variant must fail. Seconds: wall time of SymbiYosys with "
@@ -285,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", choices=sorted(WEIGHT_PLACES), default="both",
                    help="prove the forms with their weights on chip, external (two tiles "
                         "fetched over AXI4) or both (default)")
+    p.add_argument("--count-registers", choices=("0", "1", "both"), default="both",
+                   help="prove the forms without the count registers (--count-registers), "
+                        "with them (weights on chip: they touch nothing of the weight fetch) "
+                        "or both (default)")
     p.add_argument("--no-broken", dest="broken", action="store_false",
                    help="skip the broken variants (each must fail with a counterexample)")
     p.set_defaults(run=cmd_formal, stall=0.0)

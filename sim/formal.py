@@ -491,10 +491,13 @@ EXTERNAL = dict(SMALL, c_in=2, c_out=2, weights="external", co_tile=1, axi_bits=
                 burst_beats=2)
 
 
-def formal_config(form: str, external: bool = False) -> XvConfig:
+def formal_config(form: str, external: bool = False, count_registers: int = 0) -> XvConfig:
+    """The small layer of ``form``, its weights on chip or ``external``, with or without the
+    count registers (``XvConfig.count_registers``)."""
     from golden.config import preset
 
-    return preset("tiny", attention=form, **(EXTERNAL if external else SMALL))
+    return preset("tiny", attention=form, count_registers=count_registers,
+                  **(EXTERNAL if external else SMALL))
 
 
 def tasks(cfg: XvConfig) -> list[Task]:
