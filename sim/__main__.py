@@ -156,6 +156,8 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
 #: `make formal ARGS="--weights ..."`: which configurations of each form are proven
 WEIGHT_PLACES = {"chip": (False,), "external": (True,), "both": (False, True)}
+#: `--count-registers`: without them, with them, or both
+COUNT_REGISTERS = {"0": (0,), "1": (1,), "both": (0, 1)}
 
 
 def cmd_formal(args: argparse.Namespace) -> int:
@@ -167,10 +169,8 @@ def cmd_formal(args: argparse.Namespace) -> int:
 
     # every form with its weights on chip, then with external weights (two tiles), then with
     # the count registers (on chip: they touch nothing of the weight fetch)
-    variants = [(external, 0) for external in WEIGHT_PLACES[args.weights]
-                if args.count_registers != "1"]
-    if args.count_registers != "0" and False in WEIGHT_PLACES[args.weights]:
-        variants.append((False, 1))
+    variants = [(external, counts) for counts in COUNT_REGISTERS[args.count_registers]
+                for external in WEIGHT_PLACES[args.weights] if not (external and counts)]
     if not variants:
         raise ValueError("count-registers: the count registers are proven with the weights on "
                          "chip; --weights external --count-registers 1 leaves nothing to prove")
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", choices=sorted(WEIGHT_PLACES), default="both",
                    help="prove the forms with their weights on chip, external (two tiles "
                         "fetched over AXI4) or both (default)")
-    p.add_argument("--count-registers", choices=("0", "1", "both"), default="both",
+    p.add_argument("--count-registers", choices=sorted(COUNT_REGISTERS), default="both",
                    help="prove the forms without the count registers (--count-registers), "
                         "with them (weights on chip: they touch nothing of the weight fetch) "
                         "or both (default)")
