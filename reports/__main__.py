@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def cmd_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .synth import TARGETS, relative_workdir, synthesize
+    from .synth import ROUTERS, TARGETS, relative_workdir, synthesize
 
     cfg = config_from_args(args)
     print(cfg.describe())
@@ -25,7 +25,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print("ECP5: block-RAM output flip-flops left in the fabric (REGMODE NOREG)")
     results = []
     for target in tqdm(args.targets, desc="synthesis + place and route", unit="target"):
-        results.append(synthesize(cfg, target, workdir, args.freq, router=args.router,
+        router = ROUTERS if args.router == "both" else args.router
+        results.append(synthesize(cfg, target, workdir, args.freq, router=router,
                                   speed=args.speed, seeds=args.seed and (args.seed,),
                                   bram_outreg=not args.no_bram_outreg))
     print(f"{'target':12s} {'LUT4':>7s} {'FF':>7s} {'mult':>5s} {'BRAM':>5s} {'Fmax MHz':>9s}  fits")
@@ -36,7 +37,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
               f"{'yes' if r.fits else 'NO: ' + r.note}  (of {cap['LUT']} LUT, {cap['DSP']} "
               f"mult, {cap['BRAM']} BRAM; {r.seconds:.0f} s)")
         if r.critical_path:
-            print(f"{'':12s} critical path: {r.critical_path}")
+            print(f"{'':12s} critical path ({r.routed_by}): {r.critical_path}")
     path = workdir / "synth.json"
     path.write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
     print(f"wrote {path}")
@@ -127,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--freq", type=float, default=100.0, help="nextpnr target clock, MHz")
     p.add_argument("--speed", type=int, choices=SPEED_GRADES, default=SPEED_GRADES[0],
                    help="ECP5 speed grade (6: nextpnr's default, the slowest part; 8 fastest)")
-    p.add_argument("--router", choices=("router1", "router2"), default="router2",
-                   help="nextpnr router (router1 did not converge on C = 64 designs)")
+    p.add_argument("--router", choices=("router1", "router2", "both"), default="both",
+                   help="nextpnr router; both (default): router1, and router2 where router1 "
+                        "does not finish in reports.synth.FIRST_ROUTER_TIMEOUT_S")
     p.add_argument("--seed", type=int, metavar="N",
                    help="nextpnr placement seed: this one only (default: reports.synth."
                         "PLACEMENT_SEEDS in turn until one routes)")

@@ -19,8 +19,8 @@ from hw.geometry import BLOCK_RAM_BITS, Geometry, choose_weights
 from sim.cycle_model import predict, weight_bandwidth, with_count_registers
 
 from .resnet import section as resnet_section
-from .synth import (ROUTE_TIMEOUT_S, SPEED_GRADES, TARGETS, SynthResult, multipliers_by_block,
-                    relative_workdir, synthesize_cached)
+from .synth import (FIRST_ROUTER_TIMEOUT_S, ROUTE_TIMEOUT_S, ROUTERS, SPEED_GRADES, TARGETS,
+                    SynthResult, multipliers_by_block, relative_workdir, synthesize_cached)
 
 ROOT = Path(__file__).resolve().parent.parent
 ECP5 = "ecp5-85f"
@@ -114,11 +114,6 @@ def bench_config(workload: str, simd: int, pe: int):
     return with_count_registers(choose_weights(cfg, BLOCK_RAM_BITS[ECP5]) or cfg)
 
 
-#: nextpnr-ecp5's router1 did not converge in 10 minutes on C = 64 designs; router2 routes them
-#: (toolchain.md), so every point uses it
-ROUTER = "router2"
-
-
 def measure(workload: str, simd: int, pe: int, do_synth: bool) -> Row:
     cfg = bench_config(workload, simd, pe)
     model = predict(cfg, FRAMES)
@@ -128,9 +123,9 @@ def measure(workload: str, simd: int, pe: int, do_synth: bool) -> Row:
     if do_synth and workload in SYNTHESIZED:
         want = wanted_mhz(workload, simd, pe)
         synth = memory_misfit(cfg) or synthesize_cached(
-            cfg, ECP5, ROOT, router=ROUTER, place=want is not None, want_mhz=want)
+            cfg, ECP5, ROOT, router=ROUTERS, place=want is not None, want_mhz=want)
         if synth.fmax_mhz and workload in PLACED:
-            faster = synthesize_cached(cfg, ECP5, ROOT, router=ROUTER, speed=SPEED_GRADES[-1])
+            faster = synthesize_cached(cfg, ECP5, ROOT, router=ROUTERS, speed=SPEED_GRADES[-1])
         blocks = multipliers_by_block(cfg, relative_workdir(cfg, ROOT) / "blocks")
     return Row(workload, simd, pe, model.cycles, rtl, model.mac_utilization,
                model.steady_state_utilization, model.first_output,
@@ -244,6 +239,7 @@ def critical_path_section(rows: list[Row]) -> list[str]:
     return ["## Critical paths", "",
             "nextpnr's worst path at speed grade 6 (from, to: total delay, logic and routing):",
             ""] + [f"- {r.workload} {r.simd}x{r.pe}, {r.synth.fmax_mhz:.1f} MHz"
+                   + (f", {r.synth.routed_by}" if r.synth.routed_by else "")
                    + seeds_note(r.synth.seed_fmax, r.synth.seed)
                    + f": `{r.synth.critical_path}`" for r in placed] + [""] + \
         (["Runs that did not route:", "", *failed, ""] if failed else [])
@@ -278,7 +274,10 @@ def write_report(rows: list[Row], speeds: dict[str, float], path: Path, plot_nam
         f"{FRAMES} frames back to back, first input beat to last output beat, stall-free streams.",
         "Model: `sim/cycle_model.py`. RTL: the generated Verilog under Verilator and cocotb "
         "(tiny and digits). Resources and Fmax: YoWASP Yosys `synth_ecp5` and nextpnr-ecp5 "
-        f"`--85k --router {ROUTER}` (LFE5U-85F) at speed grades 6 (nextpnr's default, the "
+        "`--85k` (LFE5U-85F), routed by router1 (nextpnr's default) and by router2 where "
+        f"router1 does not finish in {FIRST_ROUTER_TIMEOUT_S // 60} minutes "
+        "(`reports.synth.ROUTERS`; the router of each point under Critical paths), "
+        "at speed grades 6 (nextpnr's default, the "
         "slowest part) and 8 (stage2 8x16 at speed 6 only: `reports.bench.PLACED_AT_SPEED_6`), "
         "I/O registered, placement seed 1 (2, then 3, where 1 does not "
         f"route, or not in {ROUTE_TIMEOUT_S // 60} minutes: `reports.synth.PLACEMENT_SEEDS`, "

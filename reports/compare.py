@@ -30,7 +30,7 @@ from hw.attention.sa_softmax import span_extra
 from sim.cycle_model import MemoryTiming, predict, weight_bandwidth, with_count_registers
 
 from .bench import SEEDS_BELOW_MHZ, memory_misfit, seeds_note
-from .synth import SynthResult, synthesize_cached
+from .synth import FIRST_ROUTER_TIMEOUT_S, ROUTERS, SynthResult, synthesize_cached
 
 ROOT = Path(__file__).resolve().parent.parent
 ECP5 = "ecp5-85f"
@@ -50,12 +50,6 @@ LARGE_SYNTHESIZED = {("stage3", "conv")}
 SIMULATED = (7, 14)
 ERROR_SIZES = (7, 14, 28)
 FRAMES = 2  # cycles per frame from two frames back to back (the steady state)
-#: nextpnr's router1 did not converge within 10 minutes on the C = 64 sweep designs (overuse
-#: stuck near 460 wires after 76,000 iterations); router2 routes them in about two minutes.
-ROUTER = "router2"
-#: the paper's layers route with nextpnr's default router: on stage3 PSSA router2 stalled at
-#: about 3,400 overused wires for 12 iterations (a plateau, not a slow descent)
-LARGE_ROUTER = None
 
 
 @dataclass
@@ -152,9 +146,8 @@ def synthesize_point(p: Point, large_placed=LARGE_PLACED) -> SynthResult:
     cfg = config(p.form, p.size, p.shift, p.workload)
     place = ((p.workload == "sweep" and p.size in PLACED)
              or (p.workload, p.form) in large_placed)
-    router = LARGE_ROUTER if p.workload in LARGE else ROUTER
     want = SEEDS_BELOW_MHZ if p.workload == "sweep" else None  # as make bench's small points
-    return memory_misfit(cfg) or synthesize_cached(cfg, ECP5, ROOT, place=place, router=router,
+    return memory_misfit(cfg) or synthesize_cached(cfg, ECP5, ROOT, place=place, router=ROUTERS,
                                                    want_mhz=want)
 
 
@@ -400,14 +393,14 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool,
         "- cycles per frame: two frames back to back, stall-free (cycle model; equal to the RTL "
         "wherever simulated, column 'RTL = model');",
         "- first output: cycles from the first input beat to the first output beat;",
-        f"- resources and Fmax: ECP5-85F, YoWASP Yosys + nextpnr `--router {ROUTER}` (I/O "
+        "- resources and Fmax: ECP5-85F, YoWASP Yosys + nextpnr, routed by router1 "
+        "(nextpnr's default) and by router2 where router1 does not finish in "
+        f"{FIRST_ROUTER_TIMEOUT_S // 60} minutes (`reports.synth.ROUTERS`; each point's "
+        "router under the clock's paragraph) (I/O "
         "registered, reports/synth.py; the multipliers as MULT18X18D with their input "
         "registers, hw/dsp.py; each block RAM's output flip-flops in its output register, "
         "hw/bram_outreg.py; the counts between units registered where that costs no "
-        "throughput, `sim.cycle_model.with_count_registers`; "
-        "the default router did not converge in 10 minutes on "
-        "these C = 64 designs; the paper's layers with nextpnr's default router, on which "
-        "router2 stalled), placed at "
+        "throughput, `sim.cycle_model.with_count_registers`), placed at "
         f"{', '.join(f'{s} x {s}' for s in PLACED)} (placement seed 1; a point below "
         f"{SEEDS_BELOW_MHZ:.0f} MHz is placed with seeds 2, then 3, too and the best kept, "
         "every seed's Fmax under the clock's paragraph), Yosys only at "
@@ -464,6 +457,7 @@ def write_report(pts, errors, path: Path, plot_name: str, synth: bool,
             + "What separates the forms is below. Each point's worst path at speed grade 6 "
             "(from, to: total delay, logic and routing):", ""]
         lines += [f"- {NAMES[p.form]} {p.size} x {p.size}, {p.synth['fmax_mhz']:.1f} MHz"
+                  + (f", {p.synth['routed_by']}" if p.synth.get("routed_by") else "")
                   + seeds_note(p.synth.get("seed_fmax"), p.synth.get("seed"))
                   + f": `{p.synth['critical_path']}`" for p in placed]
     lines += ["", "![memory and cycles against N](" + plot_name + ")", ""]

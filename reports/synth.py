@@ -71,6 +71,7 @@ class SynthResult:
     # with a wanted clock (``synthesize(want_mhz=)``): every seed tried and its Fmax (None: it
     # did not route), by seed
     seed_fmax: dict[str, float | None] | None = None
+    routed_by: str | None = None  # the router that routed the kept placement (None: not known)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -203,13 +204,14 @@ def multipliers_by_block(cfg: XvConfig, workdir: Path) -> dict[str, int]:
 
 
 def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.0,
-               place: bool = True, router: str | None = None,
+               place: bool = True, router: str | tuple[str, ...] | None = None,
                speed: int = SPEED_GRADES[0], want_mhz: float | None = None,
                placed: SynthResult | None = None,
                seeds: tuple[int, ...] | None = None, bram_outreg: bool = True) -> SynthResult:
     """Synthesize, place and route ``cfg`` for ``target``; workdir must be outside /tmp.
     ``place`` False stops after Yosys (resources and fit, no Fmax); ``router`` picks nextpnr's
-    router (its default, router1, when None); ``speed`` the ECP5 speed grade; ``want_mhz``:
+    router (its default, router1, when None; several: tried in turn on each placement,
+    ``ROUTERS``); ``speed`` the ECP5 speed grade; ``want_mhz``:
     while the best placement so far is below it, the next of ``PLACEMENT_SEEDS`` is tried,
     and the best is kept (every seed's Fmax in ``seed_fmax``); ``placed``: this netlist's
     placement already made (its seed is not placed again); ``seeds``: the placement seeds to
@@ -244,7 +246,7 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
         used["FF"] -= outreg.absorb_in_file(workdir / netlist, workdir / f"{target}.json",
                                             "synth_top")
     over = [k for k, v in used.items() if v > capacity[k]]
-    fmax, note, path, seed, tried = None, "", "", None, None
+    fmax, note, path, seed, tried, routed_by = None, "", "", None, None, None
     grade = ["--speed", str(speed)] if target.startswith("ecp5") else []
     if over:
         note = "does not fit: " + ", ".join(f"{k} {used[k]} > {capacity[k]}" for k in over)
@@ -252,16 +254,17 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
         note = "synthesis only (not placed)"
     else:
         known = placed and (placed.fmax_mhz, placed.critical_path, "",
-                            placed.seed or PLACEMENT_SEEDS[0])
-        fmax, path, note, seed, tried = _place_and_route(pnr, [*device, *grade], target,
-                                                         workdir, freq_mhz, router, want_mhz,
-                                                         known, seeds or PLACEMENT_SEEDS)
+                            placed.seed or PLACEMENT_SEEDS[0], placed.routed_by)
+        fmax, path, note, seed, tried, routed_by = _place_and_route(
+            pnr, [*device, *grade], target, workdir, freq_mhz, router, want_mhz, known,
+            seeds or PLACEMENT_SEEDS)
     return SynthResult(target=target, luts=used["LUT"], ffs=used["FF"], dsps=used["DSP"],
                        brams=used["BRAM"], fits=not over and (not note or not place),
                        fmax_mhz=fmax, note=note, seconds=time.time() - t0,
                        critical_path=path, speed=speed if grade and place else None,
                        seed=seed if place and seed != PLACEMENT_SEEDS[0] else None,
-                       seed_fmax=tried if want_mhz else None)
+                       seed_fmax=tried if want_mhz else None,
+                       routed_by=(routed_by or "router1") if fmax else None)
 
 
 #: nextpnr's placement seeds, tried in turn until one routes: router2 sometimes cannot reach
@@ -277,45 +280,78 @@ PLACEMENT_SEEDS = (1, 2, 3)
 #: over 14 minutes beside a `make test`)
 ROUTE_TIMEOUT_S = 40 * 60
 
+#: nextpnr's routers tried in turn on each placement: router1 (its default) where it finishes
+#: within ``FIRST_ROUTER_TIMEOUT_S``, else router2.  On the same placements router1's routes
+#: were 7-34 MHz faster (tiny 8 x 8: 134.8 MHz for router2's 101.1; stage2 8 x 16: 117.6 for
+#: 110.4) and it reached the reset's global buffer where router2 could not (tiny 4 x 4); on
+#: the C = 64 sweep designs it once did not converge in 10 minutes, where router2 routes them
+#: in about two (docs/performance.md, "Router")
+ROUTERS = ("router1", "router2")
+
+#: router1's time on one placement (nextpnr's whole run, placement included) before router2
+#: routes it instead: stage2 8 x 16, the largest bench point, took 6 minutes alone
+FIRST_ROUTER_TIMEOUT_S = 15 * 60
+
+
+def _routers(router: str | tuple[str, ...] | None) -> tuple[str | None, ...]:
+    return router if isinstance(router, tuple) else (router,)
+
+
+def _route_one(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: float,
+               seed: int, routers: tuple[str | None, ...], errors: list[str]):
+    """One placement (``seed``) routed by each of ``routers`` in turn until one finishes
+    (all but the last within ``FIRST_ROUTER_TIMEOUT_S``, the last within ``ROUTE_TIMEOUT_S``);
+    returns (nextpnr's report, the router) or None, each failure added to ``errors``."""
+    for i, router in enumerate(routers):
+        limit = ROUTE_TIMEOUT_S if i == len(routers) - 1 else FIRST_ROUTER_TIMEOUT_S
+        try:
+            _run([pnr, *args, "--json", f"{target}.json", "--freq", str(freq_mhz),
+                  "--timing-allow-fail", "--report", f"{target}_report.json", "--seed",
+                  str(seed), *(["--router", router] if router else [])],
+                 workdir, workdir / f"{target}_pnr.log", limit)
+        except RuntimeError as err:
+            lines = [line for line in (workdir / f"{target}_pnr.log").read_text().splitlines()
+                     if line.startswith("ERROR")]
+            if isinstance(err, ToolTimeout):
+                lines = [f"not routed in {limit // 60} min"]
+            name = f" {router}" if len(routers) > 1 else ""
+            errors.append(f"seed {seed}{name}: {lines[0] if lines else err}")
+            continue
+        return json.loads((workdir / f"{target}_report.json").read_text()), router
+    return None
+
 
 def _place_and_route(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: float,
-                     router: str | None, want_mhz: float | None = None, known=None,
-                     seeds: tuple[int, ...] = PLACEMENT_SEEDS):
+                     router: str | tuple[str, ...] | None, want_mhz: float | None = None,
+                     known=None, seeds: tuple[int, ...] = PLACEMENT_SEEDS):
     """nextpnr with each of ``seeds`` until one routes (and, with ``want_mhz``,
-    until one reaches it; the best is kept).  ``known``: (Fmax, critical path, note, seed) of
-    a placement already made, whose seed and those before it are not placed again.  Returns
-    (Fmax, critical path, note, seed, every seed tried: its Fmax or None): the note names each
-    seed's error when none routed."""
+    until one reaches it; the best is kept); ``router``: nextpnr's router, or several tried in
+    turn on each placement (``ROUTERS``).  ``known``: (Fmax, critical path, note, seed,
+    router) of a placement already made, whose seed and those before it are not placed again.
+    Returns (Fmax, critical path, note, seed, every seed tried: its Fmax or None, the router
+    of the kept placement): the note names each seed's error when none routed."""
     errors, tried, best = [], {}, known
     if known:
         tried[str(known[3])] = known[0]
     for seed in seeds:
         if known and seed <= known[3]:
             continue
-        try:
-            _run([pnr, *args, "--json", f"{target}.json", "--freq", str(freq_mhz),
-                  "--timing-allow-fail", "--report", f"{target}_report.json", "--seed",
-                  str(seed), *(["--router", router] if router else [])],
-                 workdir, workdir / f"{target}_pnr.log", ROUTE_TIMEOUT_S)
-        except RuntimeError as err:
-            lines = [line for line in (workdir / f"{target}_pnr.log").read_text().splitlines()
-                     if line.startswith("ERROR")]
-            if isinstance(err, ToolTimeout):
-                lines = [f"not routed in {ROUTE_TIMEOUT_S // 60} min"]
-            errors.append(f"seed {seed}: {lines[0] if lines else err}")
+        routed = _route_one(pnr, args, target, workdir, freq_mhz, seed, _routers(router),
+                            errors)
+        if routed is None:
             tried[str(seed)] = None
             continue
-        report = json.loads((workdir / f"{target}_report.json").read_text())
+        report, used = routed
         clocks = report.get("fmax", {})
         fmax = min(v["achieved"] for v in clocks.values()) if clocks else None
         tried[str(seed)] = fmax
         if best is None or (fmax or 0) > (best[0] or 0):
-            best = (fmax, critical_path(report), "", seed)
+            best = (fmax, critical_path(report), "", seed, used)
         if want_mhz is None or (fmax or 0) >= want_mhz:
             break
     if best is None:
-        return None, "", "place and route failed: " + "; ".join(errors), None, tried
-    return (*best, tried)
+        return None, "", "place and route failed: " + "; ".join(errors), None, tried, None
+    return (*best[:4], tried, best[4])
 
 
 def relative_workdir(cfg: XvConfig, root: Path) -> Path:
@@ -328,18 +364,23 @@ def relative_workdir(cfg: XvConfig, root: Path) -> Path:
 
 
 def synthesize_cached(cfg: XvConfig, target: str, root: Path, place: bool = True,
-                      router: str | None = None, speed: int = SPEED_GRADES[0],
+                      router: str | tuple[str, ...] | None = None,
+                      speed: int = SPEED_GRADES[0],
                       want_mhz: float | None = None) -> SynthResult:
     """``synthesize``, its result cached under build/synth-cache/ by the SHA-256 of the
-    generated Verilog and the flow's options (a rerun after a report change, or of a design
-    another report already built, does not place and route again).  With ``want_mhz`` a
+    generated Verilog (its header comment left out: a change to how a configuration is
+    described is not a new design) and the flow's options (a rerun after a report change, or
+    of a design another report already built, does not place and route again).  With ``want_mhz`` a
     cached first placement that reaches it is used as it is."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         dsp = TARGETS[target].dsp_form
-        verilog = write_verilog(cfg, Path(tmp) / "engine.v", dsp=dsp).read_bytes()
-    options = (f"{target} place={place} {router}" + (f" speed={speed}" if speed != 6 else "")
+        lines = write_verilog(cfg, Path(tmp) / "engine.v", dsp=dsp).read_bytes().splitlines(True)
+    verilog = b"".join(line for line in lines if not line.startswith(b"//"))
+    # no placement: no router in the key
+    routers = ">".join(map(str, _routers(router))) if place else ""
+    options = (f"{target} place={place} {routers}" + (f" speed={speed}" if speed != 6 else "")
                + (" bram_outreg" if target.startswith("ecp5") else ""))
     wrapper = wrapper_verilog(engine_ports(verilog.decode()), target).encode()
 
