@@ -285,7 +285,7 @@ ROUTE_TIMEOUT_S = 40 * 60
 #: were 7-34 MHz faster (tiny 8 x 8: 134.8 MHz for router2's 101.1; stage2 8 x 16: 117.6 for
 #: 110.4) and it reached the reset's global buffer where router2 could not (tiny 4 x 4); on
 #: the C = 64 sweep designs it once did not converge in 10 minutes, where router2 routes them
-#: in about two (docs/performance.md, "Router")
+#: in about two (docs/architecture.md, "Routing")
 ROUTERS = ("router1", "router2")
 
 #: router1's time on one placement (nextpnr's whole run, placement included) before router2
