@@ -301,17 +301,18 @@ def _route_one(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: 
                seed: int, routers: tuple[str | None, ...], errors: list[str]):
     """One placement (``seed``) routed by each of ``routers`` in turn until one finishes
     (all but the last within ``FIRST_ROUTER_TIMEOUT_S``, the last within ``ROUTE_TIMEOUT_S``);
-    returns (nextpnr's report, the router) or None, each failure added to ``errors``."""
+    returns (nextpnr's report, the router) or None, each failure added to ``errors``.  Each
+    run's log is kept (``<target>_pnr_seed<seed>_<router>.log``)."""
     for i, router in enumerate(routers):
         limit = ROUTE_TIMEOUT_S if i == len(routers) - 1 else FIRST_ROUTER_TIMEOUT_S
+        log = workdir / f"{target}_pnr_seed{seed}_{router or 'router1'}.log"  # each kept
         try:
             _run([pnr, *args, "--json", f"{target}.json", "--freq", str(freq_mhz),
                   "--timing-allow-fail", "--report", f"{target}_report.json", "--seed",
                   str(seed), *(["--router", router] if router else [])],
-                 workdir, workdir / f"{target}_pnr.log", limit)
+                 workdir, log, limit)
         except RuntimeError as err:
-            lines = [line for line in (workdir / f"{target}_pnr.log").read_text().splitlines()
-                     if line.startswith("ERROR")]
+            lines = [line for line in log.read_text().splitlines() if line.startswith("ERROR")]
             if isinstance(err, ToolTimeout):
                 lines = [f"not routed in {limit // 60} min"]
             name = f" {router}" if len(routers) > 1 else ""
