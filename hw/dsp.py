@@ -15,9 +15,9 @@ low): operands and products are data, read only with their valid (docs/architect
 The product register stays in the fabric: with the output register in the DSP block too
 (REG_OUTPUT), stage2 8 x 16, which fills 155 of the 156 multipliers, did not route with
 nextpnr's router2 (its overuse grew from iteration 4 to 29); router1 routes it, at 106.7 MHz
-on placement seed 1 against 117.6 with the fabric register (c403c22, by hand).  ``sim`` checks the two forms equal
-on the golden vectors (``tests/test_dsp_forms.py``: the ECP5 form's Verilog, and its
-synthesized netlist).
+on placement seed 1 against 117.6 with the fabric register (c403c22, by hand).  ``sim``
+checks the two forms equal on the golden vectors (``tests/test_dsp_forms.py``: the ECP5
+form's Verilog, and its synthesized netlist).
 """
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         workdir = workdir.with_name(workdir.name + "-no-outreg")
         print("ECP5: block-RAM output flip-flops left in the fabric (REGMODE NOREG)")
     results = []
+    router = ROUTERS if args.router == "both" else args.router
     for target in tqdm(args.targets, desc="synthesis + place and route", unit="target"):
-        router = ROUTERS if args.router == "both" else args.router
         results.append(synthesize(cfg, target, workdir, args.freq, router=router,
                                   speed=args.speed, seeds=args.seed and (args.seed,),
                                   bram_outreg=not args.no_bram_outreg))

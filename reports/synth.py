@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from golden.config import XvConfig
-from hw.build import TOP, write_verilog
+from hw.build import TOP, verilog_text, write_verilog
 from hw import bram_outreg as outreg
 from hw import dsp as dsp_forms
 
@@ -264,7 +264,7 @@ def synthesize(cfg: XvConfig, target: str, workdir: Path, freq_mhz: float = 100.
                        critical_path=path, speed=speed if grade and place else None,
                        seed=seed if place and seed != PLACEMENT_SEEDS[0] else None,
                        seed_fmax=tried if want_mhz else None,
-                       routed_by=(routed_by or "router1") if fmax else None)
+                       routed_by=routed_by if fmax else None)
 
 
 #: nextpnr's placement seeds, tried in turn until one routes: router2 sometimes cannot reach
@@ -287,6 +287,8 @@ ROUTE_TIMEOUT_S = 40 * 60
 #: the C = 64 sweep designs it once did not converge in 10 minutes, where router2 routes them
 #: in about two (docs/architecture.md, "Routing")
 ROUTERS = ("router1", "router2")
+#: the router nextpnr runs when none is named
+DEFAULT_ROUTER = ROUTERS[0]
 
 #: router1's time on one placement (nextpnr's whole run, placement included) before router2
 #: routes it instead: stage2 8 x 16, the largest bench point, took 6 minutes alone
@@ -305,7 +307,8 @@ def _route_one(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: 
     run's log is kept (``<target>_pnr_seed<seed>_<router>.log``)."""
     for i, router in enumerate(routers):
         limit = ROUTE_TIMEOUT_S if i == len(routers) - 1 else FIRST_ROUTER_TIMEOUT_S
-        log = workdir / f"{target}_pnr_seed{seed}_{router or 'router1'}.log"  # each kept
+        used = router or DEFAULT_ROUTER
+        log = workdir / f"{target}_pnr_seed{seed}_{used}.log"  # each kept
         try:
             _run([pnr, *args, "--json", f"{target}.json", "--freq", str(freq_mhz),
                   "--timing-allow-fail", "--report", f"{target}_report.json", "--seed",
@@ -318,7 +321,7 @@ def _route_one(pnr: str, args: list[str], target: str, workdir: Path, freq_mhz: 
             name = f" {router}" if len(routers) > 1 else ""
             errors.append(f"seed {seed}{name}: {lines[0] if lines else err}")
             continue
-        return json.loads((workdir / f"{target}_report.json").read_text()), router
+        return json.loads((workdir / f"{target}_report.json").read_text()), used
     return None
 
 
@@ -369,16 +372,12 @@ def synthesize_cached(cfg: XvConfig, target: str, root: Path, place: bool = True
                       speed: int = SPEED_GRADES[0],
                       want_mhz: float | None = None) -> SynthResult:
     """``synthesize``, its result cached under build/synth-cache/ by the SHA-256 of the
-    generated Verilog (its header comment left out: a change to how a configuration is
-    described is not a new design) and the flow's options (a rerun after a report change, or
-    of a design another report already built, does not place and route again).  With ``want_mhz`` a
-    cached first placement that reaches it is used as it is."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        dsp = TARGETS[target].dsp_form
-        lines = write_verilog(cfg, Path(tmp) / "engine.v", dsp=dsp).read_bytes().splitlines(True)
-    verilog = b"".join(line for line in lines if not line.startswith(b"//"))
+    generated Verilog (``verilog_text``: without write_verilog's header comment, so a change
+    to how a configuration is described is not a new design) and the flow's options (a rerun
+    after a report change, or of a design another report already built, does not place and
+    route again).  With ``want_mhz`` a cached first placement that reaches it is used as it
+    is."""
+    verilog = verilog_text(cfg, TARGETS[target].dsp_form).encode()  # no header comment
     # no placement: no router in the key
     routers = ">".join(map(str, _routers(router))) if place else ""
     options = (f"{target} place={place} {routers}" + (f" speed={speed}" if speed != 6 else "")
