@@ -87,7 +87,7 @@ class XvolutionEngine(wiring.Component):
         geo = self.geo
         m.submodules.loader = loader = ParamLoader(geo)
         m.submodules.inp = inp = InputStage(geo)
-        m.submodules.attention = att = geo.form.component(geo)
+        m.submodules.attention = att = geo.form.component(geo, self.poisoned)
         credits = output_credits(geo)  # result groups the output FIFO holds
         m.submodules.mac = mac = MacArray(geo, credits)
         m.submodules.out = out = OutputStage(geo, credits)
@@ -103,7 +103,12 @@ class XvolutionEngine(wiring.Component):
                     geo.weight_piece_copies, geo.weight_data_register)
                 wiring.connect(m, loader.mem.w_mac, banks.write)
                 continue
-            params[r.name] = mem = add_memory(m, r.name, unsigned(r.lanes * r.bits), r.depth)
+            # written only by a load, while no frame is in flight (``hw.param_loader``): no
+            # read-before-write logic after the block RAMs' outputs, so the reader's register
+            # becomes their output register (``hw.bram_outreg``; stage2 8 x 16 placed on
+            # f9e2330: ``w_qk`` -> ``proj.s1_w`` through that logic's LUT, 9.1 ns)
+            params[r.name] = mem = add_memory(m, r.name, unsigned(r.lanes * r.bits), r.depth,
+                                              written_while_idle=True)
             wiring.connect(m, getattr(loader.mem, r.name), mem.write_port(granularity=r.bits))
         for r in geo.form.regions(geo):
             wiring.connect(m, getattr(att.params, r.name), params[r.name].read_port())

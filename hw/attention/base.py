@@ -29,7 +29,8 @@ from golden.config import XvConfig
 
 from ..geometry import Geometry, Region, ceil_log2
 from ..mac_array import WINDOW_WAIT
-from ..ports import read_port, region_read_port, scalar_layout, write_port
+from ..ports import (add_memory, read_port, region_read_port, ring_read_port, scalar_layout,
+                     write_port)
 from ..projection import PROJ_DONE
 from ..streams import chunk_stream
 from ..util import REGISTERED_START_WAIT, seen
@@ -143,7 +144,8 @@ class EngineForm:
         return dict(proj_span=geo.ci_chunks * geo.proj_groups, proj_done=PROJ_DONE,
                     chunk_cycles=geo.proj_groups)
 
-    def component(self, geo: Geometry) -> wiring.Component:
+    def component(self, geo: Geometry, poisoned: bool = False) -> wiring.Component:
+        """The form's ``AttentionComponent``; ``poisoned`` (tests only) as the engine's."""
         raise NotImplementedError
 
     def fit_draw(self, shape: dict, rng) -> dict:
@@ -178,14 +180,31 @@ class AttentionComponent(wiring.Component):
     """The base of every form's component: the one signature, and the tail the forms with
     attention units share."""
 
-    def __init__(self, geo: Geometry):
-        self.geo = geo
+    def __init__(self, geo: Geometry, poisoned: bool = False):
+        # poisoned (tests only): the form's ring reads that meet a write of their word answer
+        # inverted (``hw.ports.ring_read_port``)
+        self.geo, self.poisoned = geo, poisoned
         super().__init__(attention_signature(geo))
 
+    def ring(self, m, name: str, shape, depth: int, writer):
+        """A ring of pixel slots (``add_memory(ring=True)``: no read-before-write logic after
+        its block RAMs) written through ``writer``, a unit's write port; returns the memory
+        and its write port, for ``ring_reader``."""
+        mem = add_memory(m, name, shape, depth, ring=True)
+        write = mem.write_port()
+        wiring.connect(m, writer, write)
+        return mem, write
+
+    def ring_reader(self, m, ring, reader, name: str) -> None:
+        """Connect ``reader``, a unit's read port, to ``ring`` (``self.ring``'s pair)."""
+        mem, write = ring
+        wiring.connect(m, reader, ring_read_port(m, mem, write, self.poisoned, name))
+
     def aggregate_into_z(self, m, filler, agg, bank) -> None:
-        """``filler`` (the unit that writes the bank) runs ahead of ``agg`` by the bank's slots;
-        ``agg`` reads the bank and the x ring and writes z; the counts chain to the ports."""
-        wiring.connect(m, agg.a, bank.read_port())
+        """``filler`` (the unit that writes the bank, a ``ring``) runs ahead of ``agg`` by the
+        bank's slots; ``agg`` reads the bank and the x ring and writes z; the counts chain to
+        the ports."""
+        self.ring_reader(m, bank, agg.a, "agg_a")
         wiring.connect(m, flipped(self.x), agg.x)
         wiring.connect(m, agg.z, flipped(self.z))
         geo = self.geo

@@ -34,8 +34,8 @@ class ConvForm(EngineForm):
     def timing(self, geo):
         return AttentionTiming(proj_span=geo.ci_chunks, proj_done=COUNT_DONE, chunk_cycles=1)
 
-    def component(self, geo):
-        return ConvAttention(geo)
+    def component(self, geo, poisoned=False):
+        return ConvAttention(geo, poisoned)
 
 
 FORM = ConvForm()

@@ -17,7 +17,6 @@ from amaranth.lib.wiring import flipped
 
 from ..aggregation import WindowAggregation, agg_done
 from ..geometry import SLOTS
-from ..ports import add_memory
 from ..projection import Projection, projection_images, projection_regions
 from ..util import dot_done, seen
 from .base import AttentionComponent, AttentionTiming, EngineForm, registered_agg_start
@@ -41,11 +40,9 @@ class InvolutionAttention(AttentionComponent):
         wiring.connect(m, flipped(p.b_qk), proj.b)
         wiring.connect(m, flipped(p.w_kg), kernel.w)
         wiring.connect(m, flipped(p.m_kg), kernel.m)
-        u_ring = add_memory(m, "u_ring", hidden(cfg) * db, geo.depth)
-        wiring.connect(m, proj.u, u_ring.write_port())
-        wiring.connect(m, kernel.u, u_ring.read_port())
-        bank = add_memory(m, "kernel_bank", db, SLOTS << bank_row_bits(cfg))
-        wiring.connect(m, kernel.bank, bank.write_port())
+        u_ring = self.ring(m, "u_ring", hidden(cfg) * db, geo.depth, proj.u)
+        self.ring_reader(m, u_ring, kernel.u, "kernel_u")
+        bank = self.ring(m, "kernel_bank", db, SLOTS << bank_row_bits(cfg), kernel.bank)
         self.aggregate_into_z(m, kernel, agg, bank)
         m.d.comb += [proj.shifts.eq(Cat(s.s_1)), kernel.s_2.eq(s.s_2),
                      agg.m_z.eq(s.m_z), agg.s_z.eq(s.s_z),
@@ -96,8 +93,8 @@ class InvolutionForm(EngineForm):
         shape["reduction"] = rng.choice([r for r in (1, 2, 4) if c // r >= 1])
         return shape
 
-    def component(self, geo):
-        return InvolutionAttention(geo)
+    def component(self, geo, poisoned=False):
+        return InvolutionAttention(geo, poisoned)
 
 
 FORM = InvolutionForm()

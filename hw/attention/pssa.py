@@ -16,7 +16,6 @@ from golden.config import SHIFT_TAPS
 
 from ..aggregation import WindowAggregation, agg_done
 from ..geometry import SLOTS
-from ..ports import add_memory
 from ..util import REGISTERED_START_WAIT
 from .base import AttentionComponent, AttentionTiming, registered_agg_start
 from .pssa_logit import BANK_ROW_BITS, BANK_WORDS, LogitUnit, logit_done, logit_parts
@@ -31,8 +30,7 @@ class PssaAttention(AttentionComponent):
         m.submodules.agg = agg = WindowAggregation(geo, cfg.shift_offsets, BANK_ROW_BITS,
                                                    start_wait=FORM.timing(geo).agg_wait)
         project_qk(m, self, geo, logit)
-        bank = add_memory(m, "logit_bank", cfg.fmt.data_bits, BANK_WORDS)
-        wiring.connect(m, logit.bank, bank.write_port())
+        bank = self.ring(m, "logit_bank", cfg.fmt.data_bits, BANK_WORDS, logit.bank)
         self.aggregate_into_z(m, logit, agg, bank)
         s = self.scalars
         m.d.comb += [logit.m_a.eq(s.m_a), logit.s_a.eq(s.s_a), agg.m_z.eq(s.m_z),
@@ -56,8 +54,8 @@ class PssaForm(QkForm):
             logit_slots=SLOTS, logit_done=logit_done(geo), logit_wait=REGISTERED_START_WAIT,
             agg_span=SHIFT_TAPS * geo.ci_chunks, agg_done=agg_done(geo, SHIFT_TAPS)))
 
-    def component(self, geo):
-        return PssaAttention(geo)
+    def component(self, geo, poisoned=False):
+        return PssaAttention(geo, poisoned)
 
 
 FORM = PssaForm()

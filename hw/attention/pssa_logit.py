@@ -72,10 +72,9 @@ class LogitUnit(wiring.Component):
         parts = logit_parts(geo)
         rows = SHIFT_TAPS * parts
         row, issue = row_sequencer(m, cur, rows, start(0), start(1))
-        t, j = self._tap_and_part(m, issue, parts)
-        slot, inside = registered_neighbour(
-            m, cur, cfg.shift_offsets, issue, row == rows - 1,
-            Mux(j == parts - 1, wrap_inc(t, SHIFT_TAPS - 1), t), name="logit")
+        t, j, next_tap = self._tap_and_part(m, issue, parts)
+        slot, inside = registered_neighbour(m, cur, cfg.shift_offsets, issue, row == rows - 1,
+                                            next_tap, name="logit")
         m.d.comb += [self.q.addr.eq(cur.pixel[:geo.addr_bits]), self.k.addr.eq(slot)]
         s0 = register(m, {"valid": issue, "t": t, "j": j, "inside": inside,
                           "bank": cur.pixel[:ceil_log2(SLOTS)]}, "s0")
@@ -127,11 +126,18 @@ class LogitUnit(wiring.Component):
     @staticmethod
     def _tap_and_part(m, issue, parts: int):
         """The offset t and the part j of its dot product a cycle issues (t steps on after
-        the last part)."""
+        the last part), and the tap of the next issue of this pixel (t, or after the last
+        part t + 1, wrapping) from registers: the tap after t steps with t and the last part
+        is a flag, so only a multiplexer of registers sits before ``registered_neighbour``'s
+        lookup and add, no increment (stage2 8 x 16's placed critical path on 754fe57:
+        ``logit_tap`` through the increment's carry chain into ``logit_slot``, 8.5 ns)."""
         t = Signal(range(SHIFT_TAPS), name="logit_tap")
+        after = Signal(range(SHIFT_TAPS), name="logit_tap_after", init=1 % SHIFT_TAPS)
         j = Signal(range(parts), name="logit_part")
+        last = Signal(name="logit_last_part", init=parts == 1)
         with m.If(issue):
-            m.d.sync += j.eq(wrap_inc(j, parts - 1))
-            with m.If(j == parts - 1):
-                m.d.sync += t.eq(wrap_inc(t, SHIFT_TAPS - 1))
-        return t, j
+            m.d.sync += [j.eq(wrap_inc(j, parts - 1)),
+                         last.eq(j == (parts - 2) % parts)]  # the next issue's part is the last
+            with m.If(last):
+                m.d.sync += [t.eq(after), after.eq(wrap_inc(after, SHIFT_TAPS - 1))]
+        return t, j, Mux(last, after, t)

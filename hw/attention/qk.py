@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, flipped
 
 from ..geometry import Geometry
-from ..ports import add_memory, read_port
+from ..ports import read_port
 from ..projection import Projection, projection_images, projection_regions
 from ..util import seen
 from .base import EngineForm
@@ -65,10 +65,6 @@ def project_qk(m, att, geo: Geometry, unit):
                  unit.avail.eq(seen(m, geo, proj.count, "logit_avail")),
                  att.projected.eq(proj.count)]
     width = cfg.d * cfg.fmt.data_bits
-    q_ring = add_memory(m, "q_ring", width, geo.depth)
-    k_ring = add_memory(m, "k_ring", width, geo.depth)
-    wiring.connect(m, proj.q, q_ring.write_port())
-    wiring.connect(m, proj.k, k_ring.write_port())
-    wiring.connect(m, unit.q, q_ring.read_port())
-    wiring.connect(m, unit.k, k_ring.read_port())
+    att.ring_reader(m, att.ring(m, "q_ring", width, geo.depth, proj.q), unit.q, "unit_q")
+    att.ring_reader(m, att.ring(m, "k_ring", width, geo.depth, proj.k), unit.k, "unit_k")
     return proj

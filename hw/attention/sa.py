@@ -15,7 +15,6 @@ from amaranth.lib import wiring
 from golden.config import sa_logit_bits
 
 from ..aggregation import agg_done
-from ..ports import add_memory
 from .base import AttentionComponent, AttentionTiming
 from .qk import QkForm, project_qk
 from .sa_aggregation import SA_AGG_DONE, SaAggregation, sa_zacc_bits
@@ -33,9 +32,9 @@ class SaAttention(AttentionComponent):
         m.submodules.softmax = softmax = SoftmaxUnit(geo)
         m.submodules.agg = agg = SaAggregation(geo)
         project_qk(m, self, geo, softmax)
-        bank = add_memory(m, "logit_bank", sa_logit_bits(cfg), 1 << bank_addr_bits(cfg))
-        wiring.connect(m, softmax.bank_w, bank.write_port())
-        wiring.connect(m, softmax.bank_r, bank.read_port())
+        bank = self.ring(m, "logit_bank", sa_logit_bits(cfg), 1 << bank_addr_bits(cfg),
+                         softmax.bank_w)
+        self.ring_reader(m, bank, softmax.bank_r, "softmax_bank")
         self.aggregate_into_z(m, softmax, agg, bank)
         s = self.scalars
         m.d.comb += [softmax.m_t.eq(s.m_t), softmax.s_t.eq(s.s_t),
@@ -72,8 +71,8 @@ class SaForm(QkForm):
             logit_span=span, logit_reach=n, logit_slots=SA_SLOTS, logit_done=span,
             agg_span=n * geo.ci_chunks, agg_done=agg_done(geo, n, SA_AGG_DONE))
 
-    def component(self, geo):
-        return SaAttention(geo)
+    def component(self, geo, poisoned=False):
+        return SaAttention(geo, poisoned)
 
 
 FORM = SaForm()
