@@ -23,7 +23,8 @@ from .geometry import Geometry, ceil_log2
 from .kept_register import kept_tree, tree_levels
 from .ports import read_port, region_read_port
 from .weight_fetch import TILE_COUNT_BITS
-from .util import PixelCursor, lanes, register, registered_neighbour, sum_in_two_steps, wrap_inc
+from .util import (PixelCursor, lanes, next_tap, register, registered_neighbour, sum_in_two_steps,
+                   wrap_inc)
 
 #: cycles from the counts allowing a pixel's window to its first issue (``_window_ok``)
 WINDOW_WAIT = 1
@@ -112,7 +113,9 @@ class MacArray(wiring.Component):
         else:
             group, rewind = og, None
         self._window_ok(m, cur, window_ok, issue & pixel_end, rewind)
-        inside = self._window_address(m, cur, offsets, issue, pixel_end, rewind, t, ci)
+        inside = self._window_address(m, cur, offsets, issue, pixel_end, rewind,
+                                      next_tap(m, issue, t, ci, cfg.taps, geo.ci_chunks, "mac"),
+                                      ci)
         if not cfg.external_weights:
             m.d.comb += self.count.eq(cur.pixel)
             following = wrap_inc(self.w.addr, geo.co_groups * cfg.taps * geo.ci_chunks - 1)
@@ -279,20 +282,19 @@ class MacArray(wiring.Component):
             following |= back
         m.d.sync += window_ok.eq(Mux(stepping, following, now))
 
-    def _window_address(self, m, cur, offsets, issue, pixel_end, rewind, t, ci):
+    def _window_address(self, m, cur, offsets, issue, pixel_end, rewind, following_tap, ci):
         """The x ring's read address Cat(ci, slot of the pixel at offsets[t]) and whether that
-        pixel is inside the frame, the slot and flag registered (``registered_neighbour``).
+        pixel is inside the frame, the slot and flag registered (``registered_neighbour``,
+        loaded with ``following_tap``, the pixel's next issue's: ``hw.util.next_tap``).
         ``rewind``: (whether, to which pixel) the cursor goes back over the frame for the next
         tile.  Returns ``inside``
         (for the cycle's issue, as the address)."""
-        geo, cfg = self.geo, self.geo.cfg
-        last_ci = ci == geo.ci_chunks - 1
+        geo = self.geo
         following = cur.registered_following(m)  # the pixel after the last issue, tap 0
         if rewind is not None:
             back, rewound = rewind
             following.pixel = Mux(back, rewound, following.pixel)
-        slot, inside = registered_neighbour(m, cur, offsets, issue, pixel_end,
-                                            Mux(last_ci, wrap_inc(t, cfg.taps - 1), t),
+        slot, inside = registered_neighbour(m, cur, offsets, issue, pixel_end, following_tap,
                                             following, "mac")
         m.d.comb += self.x.addr.eq(Cat(ci[:geo.chunk_bits], slot))
         return inside

@@ -23,7 +23,7 @@ from ..geometry import SLOTS, Geometry, ceil_log2
 from ..kept_register import kept_copies
 from ..ports import write_port
 from ..util import (DOT_PARTS_EXTRA, PixelCursor, dot_done, dot_requantize, lanes, register,
-                    registered_neighbour, row_sequencer, wrap_inc)
+                    next_tap, registered_neighbour, row_sequencer, wrap_inc)
 from .qk import qk_members
 
 #: bits of a logit's row within its pixel's slot of the bank
@@ -72,9 +72,9 @@ class LogitUnit(wiring.Component):
         parts = logit_parts(geo)
         rows = SHIFT_TAPS * parts
         row, issue = row_sequencer(m, cur, rows, start(0), start(1))
-        t, j, next_tap = self._tap_and_part(m, issue, parts)
+        t, j, following_tap = self._tap_and_part(m, issue, parts)
         slot, inside = registered_neighbour(m, cur, cfg.shift_offsets, issue, row == rows - 1,
-                                            next_tap, name="logit")
+                                            following_tap, name="logit")
         m.d.comb += [self.q.addr.eq(cur.pixel[:geo.addr_bits]), self.k.addr.eq(slot)]
         s0 = register(m, {"valid": issue, "t": t, "j": j, "inside": inside,
                           "bank": cur.pixel[:ceil_log2(SLOTS)]}, "s0")
@@ -126,18 +126,11 @@ class LogitUnit(wiring.Component):
     @staticmethod
     def _tap_and_part(m, issue, parts: int):
         """The offset t and the part j of its dot product a cycle issues (t steps on after
-        the last part), and the tap of the next issue of this pixel (t, or after the last
-        part t + 1, wrapping) from registers: the tap after t steps with t and the last part
-        is a flag, so only a multiplexer of registers sits before ``registered_neighbour``'s
-        lookup and add, no increment (stage2 8 x 16's placed critical path on 754fe57:
-        ``logit_tap`` through the increment's carry chain into ``logit_slot``, 8.5 ns)."""
+        the last part), and the tap of the pixel's next issue (``next_tap``)."""
         t = Signal(range(SHIFT_TAPS), name="logit_tap")
-        after = Signal(range(SHIFT_TAPS), name="logit_tap_after", init=1 % SHIFT_TAPS)
         j = Signal(range(parts), name="logit_part")
-        last = Signal(name="logit_last_part", init=parts == 1)
         with m.If(issue):
-            m.d.sync += [j.eq(wrap_inc(j, parts - 1)),
-                         last.eq(j == (parts - 2) % parts)]  # the next issue's part is the last
-            with m.If(last):
-                m.d.sync += [t.eq(after), after.eq(wrap_inc(after, SHIFT_TAPS - 1))]
-        return t, j, Mux(last, after, t)
+            m.d.sync += j.eq(wrap_inc(j, parts - 1))
+            with m.If(j == parts - 1):
+                m.d.sync += t.eq(wrap_inc(t, SHIFT_TAPS - 1))
+        return t, j, next_tap(m, issue, t, j, SHIFT_TAPS, parts, "logit")
