@@ -34,7 +34,7 @@ from .ports import read_port, write_port
 from .requant import Requantizer
 from .requant_lanes import RequantLanes
 from .util import (NEAR_DSP, PixelCursor, delay, lanes, near_dsp, register,
-                   registered_neighbour, wrap_inc)
+                   next_tap, registered_neighbour, wrap_inc)
 
 #: cycles from the last issue of a pixel to its count: issue, memory register, operands beside
 #: the DSP blocks, products, accumulate, requantizer, count
@@ -130,7 +130,8 @@ class WindowAggregation(wiring.Component):
         with m.If(pixel_done):
             cur.step(m)
         slot, inside = registered_neighbour(m, cur, self.offsets, issue, pixel_done,
-                                            wrap_inc(t, last_t), name="agg")
+                                            next_tap(m, issue, t, None, last_t + 1, 1, "agg"),
+                                            name="agg")
         m.d.comb += [self.issued.eq(cur.pixel), self.x.addr.eq(Cat(ci[:geo.chunk_bits], slot)),
                      self.a.addr.eq(Cat(row[:self.bank_row_bits], bank))]
 

@@ -169,14 +169,18 @@ def next_tap(m, issue, t, j, taps: int, parts: int, name: str):
     while parts remain, after the last part t + 1 (wrapping after ``taps - 1``).  ``t`` and
     ``j`` are the unit's counters, both 0 at reset: j steps on each ``issue`` and wraps after
     ``parts - 1``, t steps after j's last.  From registers that step beside them (the tap after
-    t, and whether j is the last part), so a multiplexer of registers, not the tap's increment
-    and j's compare, sits before the offsets' lookup and the add (stage2 8 x 16's placed
+    t, and whether j is the last part), so at most a multiplexer of registers, not the tap's
+    increment and j's compare, sits before the offsets' lookup and the add (stage2 8 x 16's placed
     critical paths: ``logit_tap`` through the increment into ``logit_slot``, 8.5 ns on
     754fe57; ``mac.ci`` through the compare and the increment into ``mac_slot``, 9.1 ns)."""
     after = Signal(range(taps), name=f"{name}_tap_after", init=1 % taps)
-    last = Signal(name=f"{name}_last_part", init=parts == 1)
+    if parts == 1:  # every issue is its tap's last (``j`` unused)
+        with m.If(issue):
+            m.d.sync += after.eq(wrap_inc(after, taps - 1))
+        return after
+    last = Signal(name=f"{name}_last_part")
     with m.If(issue):
-        m.d.sync += last.eq(j == (parts - 2) % parts)  # the next issue's part is the last
+        m.d.sync += last.eq(j == parts - 2)  # the next issue's part is the last
         with m.If(last):
             m.d.sync += after.eq(wrap_inc(after, taps - 1))
     return Mux(last, after, t)
