@@ -105,8 +105,8 @@ class XvolutionEngine(wiring.Component):
                 continue
             # written only by a load, while no frame is in flight (``hw.param_loader``): no
             # read-before-write logic after the block RAMs' outputs, so the reader's register
-            # becomes their output register (``hw.bram_outreg``; stage2 8 x 16 placed on
-            # f9e2330: ``w_qk`` -> ``proj.s1_w`` through that logic's LUT, 9.1 ns)
+            # becomes their output register (``hw.bram_outreg``; stage2 8 x 16 placed without
+            # it: ``w_qk`` -> ``proj.s1_w`` through that logic's LUT, 9.1 ns)
             params[r.name] = mem = add_memory(m, r.name, unsigned(r.lanes * r.bits), r.depth,
                                               written_while_idle=True)
             wiring.connect(m, getattr(loader.mem, r.name), mem.write_port(granularity=r.bits))
