@@ -179,16 +179,24 @@ def cmd_formal(args: argparse.Namespace) -> int:
                for external, counts in variants for form in args.forms]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip() or "unknown"
-    plan = [(label, cfg, task) for label, cfg in configs for task in tasks(cfg)]
+    props = set(args.properties)
+    plan = [(label, cfg, task) for label, cfg in configs for task in tasks(cfg)
+            if task.prop in props]
     plan += [(args.forms[0], fault_config(args.forms[0], fault),
               broken_task(fault_config(args.forms[0], fault), fault))
-             for fault in (BROKEN if args.broken else ())]
-    # the results of forms this run does not prove stay (a run of some forms adds to them),
-    # and the broken variants' where this run has none
+             for fault in (BROKEN if args.broken else ()) if BROKEN[fault][0] in props]
+    # the results this run does not prove again stay (a run of some forms or properties adds
+    # to them): the others' proofs, and the broken variants' where this run has none
     store = ROOT / "build" / "formal" / "results.json"
     labels = {label for label, _ in configs}
+
+    def proven_again(r) -> bool:
+        if r["property"] not in props:
+            return False
+        return args.broken if r["fault"] else r["form"] in labels
+
     kept = [r for r in (json.loads(store.read_text()) if store.exists() else [])
-            if not (r["fault"] and args.broken) and (r["fault"] or r["form"] not in labels)]
+            if not proven_again(r)]
     results = []
     if args.jobs < 1:
         raise ValueError(f"jobs: at least 1 proof at a time, got {args.jobs}")
@@ -323,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="prove the forms without the count registers (--count-registers), "
                         "with them (weights on chip: they touch nothing of the weight fetch) "
                         "or both (default)")
+    from .formal import PROPERTIES
+    p.add_argument("--properties", nargs="+", default=list(PROPERTIES), choices=PROPERTIES,
+                   help="the properties to prove (default: every one); the last results of "
+                        "the others stay in docs/formal-results.md")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="proofs run at a time, one solver process each (default 1; the "
                         "seconds reported are each proof's wall time beside the others)")
