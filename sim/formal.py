@@ -536,8 +536,9 @@ def tool_path(root: Path) -> str:
 #: threads side by side, ``python -m sim formal --jobs``)
 _ELABORATION = threading.Lock()
 
-#: seconds a proof may run before SymbiYosys stops it and reports TIMEOUT (``--timeout``)
-TIMEOUT = 1800
+#: seconds a proof may run before SymbiYosys stops it and reports TIMEOUT (``--timeout``): the
+#: full SA protocol proofs, whose flipped beat is the solver's choice, take 15-30 minutes
+TIMEOUT = 3600
 
 
 def run_proof(name: str, cfg: XvConfig, prop: str, mode: str, depth: int,
