@@ -522,9 +522,14 @@ def tool_path(root: Path) -> str:
         if target is None:
             raise FileNotFoundError(f"formal: `{tool}` not found; run `make deps` (it comes "
                                     f"with the project's pyproject.toml)")
-        shim = shims / name
-        shim.write_text(f'#!/bin/sh\nexec "{target}" "$@"\n')
-        shim.chmod(0o755)
+        shim, text = shims / name, f'#!/bin/sh\nexec "{target}" "$@"\n'
+        if not shim.exists() or shim.read_text() != text:
+            # written aside and renamed in: another process (pytest's workers) may be running
+            # the shim, and rewriting a file being executed fails with "Text file busy"
+            aside = shims / f".{name}.{os.getpid()}"
+            aside.write_text(text)
+            aside.chmod(0o755)
+            os.replace(aside, shim)
     # a YoWASP tool's first run compiles it and says so on its output, which the solver's
     # first answer must not carry: run it once here
     subprocess.run([str(shims / "boolector"), "--version"], input="", capture_output=True,
@@ -537,7 +542,7 @@ def tool_path(root: Path) -> str:
 _ELABORATION = threading.Lock()
 
 #: seconds a proof may run before SymbiYosys stops it and reports TIMEOUT (``--timeout``): the
-#: full SA protocol proofs, whose flipped beat is the solver's choice, take 15-30 minutes
+#: longest protocol proofs, whose flipped beat is the solver's choice, take 15-30 minutes
 TIMEOUT = 3600
 
 
