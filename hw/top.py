@@ -174,39 +174,43 @@ class XvolutionEngine(wiring.Component):
 
     def _axi_ports(self, m, loader, inp, out):
         """The AXI4-Stream names of the top level onto the blocks' streams."""
-        valid, last, loaded, error = out.o.valid, out.o.p.last, loader.loaded, loader.error
-        frame_error, in_valid, in_ready = inp.error, self.s_axis_tvalid, inp.i.ready
+        ports = {"valid": out.o.valid, "last": out.o.p.last, "loaded": loader.loaded,
+                 "error": loader.error, "frame_error": inp.error,
+                 "in_valid": self.s_axis_tvalid, "in_ready": inp.i.ready}
         if self.fault:  # a broken variant for the formal tests (FAULTS)
-            valid, last, loaded, error = self._broken(m, valid, last, loaded, error)
-            if self.fault == "unflagged_framing":
-                frame_error = 0
-            if self.fault == "hang_on_error":
-                in_valid, in_ready = in_valid & ~inp.error, in_ready & ~inp.error
+            ports = self._broken(m, ports, inp.error)
         m.d.comb += [
             loader.i.p.data.eq(self.s_param_tdata), loader.i.p.last.eq(self.s_param_tlast),
             loader.i.valid.eq(self.s_param_tvalid), self.s_param_tready.eq(loader.i.ready),
-            self.param_loaded.eq(loaded), self.param_error.eq(error),
+            self.param_loaded.eq(ports["loaded"]), self.param_error.eq(ports["error"]),
             inp.i.p.data.eq(self.s_axis_tdata), inp.i.p.first.eq(self.s_axis_tuser),
-            inp.i.p.last.eq(self.s_axis_tlast), inp.i.valid.eq(in_valid),
-            self.s_axis_tready.eq(in_ready), self.frame_error.eq(frame_error),
-            self.m_axis_tdata.eq(out.o.p.data), self.m_axis_tvalid.eq(valid),
-            out.o.ready.eq(self.m_axis_tready), self.m_axis_tlast.eq(last),
+            inp.i.p.last.eq(self.s_axis_tlast), inp.i.valid.eq(ports["in_valid"]),
+            self.s_axis_tready.eq(ports["in_ready"]),
+            self.frame_error.eq(ports["frame_error"]),
+            self.m_axis_tdata.eq(out.o.p.data), self.m_axis_tvalid.eq(ports["valid"]),
+            out.o.ready.eq(self.m_axis_tready), self.m_axis_tlast.eq(ports["last"]),
             self.m_axis_tuser.eq(out.o.p.first),
         ]
 
-    def _broken(self, m, valid, last, loaded, error):
-        """The signals a fault changes (formal tests only)."""
+    def _broken(self, m, ports, flagged):
+        """``ports`` with the signals the fault changes (formal tests only; ``early_input``
+        and ``drop_arvalid`` break the input stage's enable and the weight fetch instead)."""
+        valid, error = ports["valid"], ports["error"]
         refused = Signal()  # the sink refused a beat last cycle: the fault drops tvalid now
         m.d.sync += refused.eq(valid & ~self.m_axis_tready)
         beat = self.s_param_tvalid & self.s_param_tready
         leak = Signal(reset_less=True)  # flips with every parameter beat; no reset clears it
         with m.If(beat):
             m.d.sync += leak.eq(~leak)
-        return {
-            "drop_tvalid": (valid & ~refused, last, loaded, error),
-            "wrong_tlast": (valid, ~last, loaded, error),
-            "early_input": (valid, last, loaded, error),
-            "loaded_early": (valid, last, loaded | (beat & self.s_param_tlast), error),
-            "error_not_sticky": (valid, last, loaded, error & ~beat),
-            "leaky_reset": (valid, last, loaded, error | leak),
-        }.get(self.fault, (valid, last, loaded, error))
+        changes = {
+            "drop_tvalid": {"valid": valid & ~refused},
+            "wrong_tlast": {"last": ~ports["last"]},
+            "loaded_early": {"loaded": ports["loaded"] | (beat & self.s_param_tlast)},
+            "error_not_sticky": {"error": error & ~beat},
+            "leaky_reset": {"error": error | leak},
+            "unflagged_framing": {"frame_error": 0},
+            # the pixel input closed for good once a malformed beat was flagged
+            "hang_on_error": {"in_valid": ports["in_valid"] & ~flagged,
+                              "in_ready": ports["in_ready"] & ~flagged},
+        }
+        return {**ports, **changes.get(self.fault, {})}
