@@ -89,48 +89,20 @@ def _counter(m, enable, limit: int, name: str):
     return count
 
 
-class Contract(Elaboratable):
-    """The engine with its input assumptions and the assertions of ``prop``."""
+class FrameBounds:
+    """What a property's frames take: their beats and the cycle bounds the cycle model gives
+    (no engine built: ``tasks`` reads them to size the proofs)."""
 
-    def __init__(self, cfg: XvConfig, prop: str, fault: str | None = None,
-                 history: bool = False):
+    def __init__(self, cfg: XvConfig, prop: str):
         if prop not in PROPERTIES:
             raise ValueError(f"property: one of {PROPERTIES}, got {prop!r}")
         self.cfg, self.geo, self.prop = cfg, Geometry(cfg), prop
-        self.dut = XvolutionEngine(cfg, fault=fault)
-        self.cd = ClockDomain("sync")  # its clock and reset are inputs of the proof too
         # the proofs of the frames drive the framing and handshakes themselves (the data stay
         # free); every other input of the engine is free
         self.frame_proof = prop in ("conservation", "liveness", "protocol")
         # the frames driven back to back: the liveness proof checks the count, the marks and
         # the bound of each of two (the conservation proof reaches past the first results)
         self.frames = LIVENESS_FRAMES if self.frame_proof else 1
-        driven = (self.PARAMETERS + ("m_axis_tready",) + self.MEMORY + self.PIXEL_FRAMING
-                  if self.frame_proof else ())
-        self.inputs = [self.cd.clk, self.cd.rst] + [
-            getattr(self.dut, name) for name, member in self.dut.signature.members.items()
-            if member.flow == wiring.In and name not in driven]
-        # the sink's period and its first phase (conservation); the beat whose mark the
-        # protocol proof flips and which mark (the solver's choice, taken in the first cycle)
-        self.choice = Signal(4, name="period_choice")
-        self.flip = Signal(ceil_log2(self.frames * self.frame_in + 1) + 1, name="flip_choice")
-        self.inputs += {"conservation": [self.choice], "protocol": [self.flip]}.get(prop, [])
-        # every assertion also as one that must have held at every cycle so far (a register
-        # remembers), so that a proof checking only its last cycle (SymbiYosys ``skip``)
-        # still proves each one at every cycle before it
-        self.history, self.checks = history, []
-
-    #: the output beat's payload (compared while the beat is valid)
-    PAYLOAD = ("m_axis_tdata", "m_axis_tuser", "m_axis_tlast")
-
-    #: the read channel's inputs that the proofs of the frames drive with a memory model
-    MEMORY = ("m_axi_arready", "m_axi_rvalid", "m_axi_rlast", "m_axi_rresp", "m_axi_rid")
-
-    #: the inputs a well-formed parameter load fixes
-    PARAMETERS = ("s_param_tvalid", "s_param_tlast")
-
-    #: the inputs a well-formed frame fixes
-    PIXEL_FRAMING = ("s_axis_tvalid", "s_axis_tuser", "s_axis_tlast")
 
     @property
     def frame_beats(self) -> int:
@@ -172,6 +144,42 @@ class Contract(Elaboratable):
         if not self.cfg.external_weights:
             return 0
         return min(PREFETCHED, self.cfg.tiles) * MemoryTiming().tile_cycles(self.geo)
+
+
+class Contract(FrameBounds, Elaboratable):
+    """The engine with its input assumptions and the assertions of ``prop``."""
+
+    def __init__(self, cfg: XvConfig, prop: str, fault: str | None = None,
+                 history: bool = False):
+        super().__init__(cfg, prop)
+        self.dut = XvolutionEngine(cfg, fault=fault)
+        self.cd = ClockDomain("sync")  # its clock and reset are inputs of the proof too
+        driven = (self.PARAMETERS + ("m_axis_tready",) + self.MEMORY + self.PIXEL_FRAMING
+                  if self.frame_proof else ())
+        self.inputs = [self.cd.clk, self.cd.rst] + [
+            getattr(self.dut, name) for name, member in self.dut.signature.members.items()
+            if member.flow == wiring.In and name not in driven]
+        # the sink's period and its first phase (conservation); the beat whose mark the
+        # protocol proof flips and which mark (the solver's choice, taken in the first cycle)
+        self.choice = Signal(4, name="period_choice")
+        self.flip = Signal(ceil_log2(self.frames * self.frame_in + 1) + 1, name="flip_choice")
+        self.inputs += {"conservation": [self.choice], "protocol": [self.flip]}.get(prop, [])
+        # every assertion also as one that must have held at every cycle so far (a register
+        # remembers), so that a proof checking only its last cycle (SymbiYosys ``skip``)
+        # still proves each one at every cycle before it
+        self.history, self.checks = history, []
+
+    #: the output beat's payload (compared while the beat is valid)
+    PAYLOAD = ("m_axis_tdata", "m_axis_tuser", "m_axis_tlast")
+
+    #: the read channel's inputs that the proofs of the frames drive with a memory model
+    MEMORY = ("m_axi_arready", "m_axi_rvalid", "m_axi_rlast", "m_axi_rresp", "m_axi_rid")
+
+    #: the inputs a well-formed parameter load fixes
+    PARAMETERS = ("s_param_tvalid", "s_param_tlast")
+
+    #: the inputs a well-formed frame fixes
+    PIXEL_FRAMING = ("s_axis_tvalid", "s_axis_tuser", "s_axis_tlast")
 
     def elaborate(self, platform):
         m = Module()
@@ -634,7 +642,7 @@ def formal_config(form: str, external: bool = False, count_registers: int = 0) -
 
 def tasks(cfg: XvConfig) -> list[Task]:
     """The proofs of a configuration, each as deep as its property needs."""
-    contract, protocol = Contract(cfg, "liveness"), Contract(cfg, "protocol")
+    contract, protocol = FrameBounds(cfg, "liveness"), FrameBounds(cfg, "protocol")
     words = contract.geo.param_words
     # back-pressure stretches the frame: the load, the first result, a few beats' stalls
     first_row = words + ParamLoader.LATENCY + 1 + predict(cfg, 1).first_output + 4 * cfg.w * contract.geo.co_groups
