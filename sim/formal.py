@@ -43,7 +43,8 @@ frames and the pipeline fill (``Contract.bound``; the long ones check their last
 with a register that remembers whether every assertion held in every cycle before,
 ``Contract(history=True)``), k-induction tried on ``stream`` (``INDUCTION_DEPTH``: it closes
 on the convolution, an unbounded proof; elsewhere the proof is bounded), and covers that
-reach a loaded engine and complete frames, so no proof is vacuous.  A counterexample is written as a VCD trace (``Proof.trace``).
+reach a loaded engine and complete frames, so no proof is vacuous.  A counterexample is
+written as a VCD trace (``Proof.trace``).
 """
 from __future__ import annotations
 
@@ -159,11 +160,16 @@ class Contract(FrameBounds, Elaboratable):
         self.inputs = [self.cd.clk, self.cd.rst] + [
             getattr(self.dut, name) for name, member in self.dut.signature.members.items()
             if member.flow == wiring.In and name not in driven]
-        # the sink's period and its first phase (conservation); the beat whose mark the
-        # protocol proof flips and which mark (the solver's choice, taken in the first cycle)
-        self.choice = Signal(4, name="period_choice")
-        self.flip = Signal(ceil_log2(self.frames * self.frame_in + 1) + 1, name="flip_choice")
-        self.inputs += {"conservation": [self.choice], "protocol": [self.flip]}.get(prop, [])
+        # the solver's choice, a free input taken in the first cycle: the sink's period and
+        # its first phase (conservation); the beat whose mark the protocol proof flips and
+        # which mark (protocol); the other properties have none
+        self.choice = None
+        if prop == "conservation":
+            self.choice = Signal(4, name="period_choice")
+        elif prop == "protocol":
+            beat_bits = ceil_log2(self.frames * self.frame_in + 1)
+            self.choice = Signal(beat_bits + 1, name="flip_choice")
+        self.inputs += [] if self.choice is None else [self.choice]
         # every assertion also as one that must have held at every cycle so far (a register
         # remembers), so that a proof checking only its last cycle (SymbiYosys ``skip``)
         # still proves each one at every cycle before it
@@ -334,7 +340,7 @@ class Contract(FrameBounds, Elaboratable):
         sent = _counter(m, dut.s_axis_tvalid & dut.s_axis_tready, beats_in, "beats_sent")
         user, last = sent % frame_in == 0, sent % row_beats == row_beats - 1
         if self.prop == "protocol":
-            flip = self.flip
+            flip = self.choice
             before = _past(m, flip, "flip")  # chosen in the first cycle, then held
             with m.If(self.live):
                 m.d.comb += Assume(flip == before)
