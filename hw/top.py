@@ -178,7 +178,7 @@ class XvolutionEngine(wiring.Component):
                  "error": loader.error, "frame_error": inp.error,
                  "in_valid": self.s_axis_tvalid, "in_ready": inp.i.ready}
         if self.fault:  # a broken variant for the formal tests (FAULTS)
-            ports = self._broken(m, ports, inp.error)
+            ports = self._broken(m, ports)
         m.d.comb += [
             loader.i.p.data.eq(self.s_param_tdata), loader.i.p.last.eq(self.s_param_tlast),
             loader.i.valid.eq(self.s_param_tvalid), self.s_param_tready.eq(loader.i.ready),
@@ -192,7 +192,7 @@ class XvolutionEngine(wiring.Component):
             self.m_axis_tuser.eq(out.o.p.first),
         ]
 
-    def _broken(self, m, ports, flagged):
+    def _broken(self, m, ports):
         """``ports`` with the signals the fault changes (formal tests only; ``early_input``
         and ``drop_arvalid`` break the input stage's enable and the weight fetch instead)."""
         valid, error = ports["valid"], ports["error"]
@@ -210,7 +210,7 @@ class XvolutionEngine(wiring.Component):
             "leaky_reset": {"error": error | leak},
             "unflagged_framing": {"frame_error": 0},
             # the pixel input closed for good once a malformed beat was flagged
-            "hang_on_error": {"in_valid": ports["in_valid"] & ~flagged,
-                              "in_ready": ports["in_ready"] & ~flagged},
+            "hang_on_error": {"in_valid": ports["in_valid"] & ~ports["frame_error"],
+                              "in_ready": ports["in_ready"] & ~ports["frame_error"]},
         }
         return {**ports, **changes.get(self.fault, {})}

@@ -197,7 +197,6 @@ def cmd_formal(args: argparse.Namespace) -> int:
 
     kept = [r for r in (json.loads(store.read_text()) if store.exists() else [])
             if not proven_again(r)]
-    results = []
     if args.jobs < 1:
         raise ValueError(f"jobs: at least 1 proof at a time, got {args.jobs}")
 
@@ -216,12 +215,12 @@ def cmd_formal(args: argparse.Namespace) -> int:
         deepest_first = sorted(range(len(plan)), key=lambda i: -plan[i][2].depth)
         futures = {pool.submit(prove, plan[i]): i for i in deepest_first}
         done = ((futures[f], f.result()) for f in as_completed(futures))
-        failed = _report_proofs(plan, done, kept, results, store, commit, args.jobs)
+        failed = _report_proofs(plan, done, kept, store, commit, args.jobs)
     print(f"{len(plan) - failed} of {len(plan)} proofs as expected; docs/formal-results.md")
     return 1 if failed else 0
 
 
-def _report_proofs(plan, done, kept, results, store, commit, jobs) -> int:
+def _report_proofs(plan, done, kept, store, commit, jobs) -> int:
     """A progress line for each proof as it ends; the results stored after every one (in the
     plan's order), so that an interrupted run leaves what it proved.  ``done`` yields each
     proof with its index in ``plan``.  Returns the proofs not as expected."""
@@ -246,7 +245,7 @@ def _report_proofs(plan, done, kept, results, store, commit, jobs) -> int:
                    "depth": task.depth, "fault": task.fault, "status": proof.status,
                    "seconds": round(proof.seconds, 1), "checked": proof.checked,
                    "commit": commit}
-        results[:] = [rows[j] for j in sorted(rows)]
+        results = [rows[j] for j in sorted(rows)]
         store.write_text(json.dumps(kept + results, indent=2))
         write_formal_report(kept + results, len(kept) + len(plan),
                             ROOT / "docs" / "formal-results.md", jobs)

@@ -563,8 +563,9 @@ def tool_path(root: Path) -> str:
 #: threads side by side, ``python -m sim formal --jobs``)
 _ELABORATION = threading.Lock()
 
-#: seconds a proof may run before SymbiYosys stops it and reports TIMEOUT (``--timeout``): the
-#: longest protocol proofs, whose flipped beat is the solver's choice, take 15-30 minutes
+#: seconds a proof may run before SymbiYosys stops it and reports TIMEOUT (``--timeout``); the
+#: longest took 7 minutes in the last run (docs/formal-results.md), on a slower machine or
+#: beside other jobs several times that
 TIMEOUT = 3600
 
 
